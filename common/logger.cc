@@ -1,0 +1,298 @@
+#include "common/logger.h"
+
+#include <fcntl.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "common/verdict_json.h"
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+
+namespace esmtp {
+namespace {
+
+bool plain(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s)
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  return true;
+}
+
+// Escapes without adding quotes; used inside from=<...> and quoted values.
+void escape_into(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
+      // Non-ASCII is escaped too: syslog daemons differ in what they pass.
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+}
+
+int syslog_priority(LogLevel l) {
+  switch (l) {
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kNotice:
+      return LOG_NOTICE;
+    case LogLevel::kWarning:
+      return LOG_WARNING;
+    case LogLevel::kError:
+      return LOG_ERR;
+  }
+  return LOG_INFO;
+}
+
+int facility_code(std::string_view f) {
+  if (f == "daemon") return LOG_DAEMON;
+  if (f == "user") return LOG_USER;
+  if (f.size() == 6 && f.substr(0, 5) == "local" && f[5] >= '0' && f[5] <= '7')
+    return (16 + (f[5] - '0')) << 3;
+  return LOG_MAIL;
+}
+
+std::string_view level_word(LogLevel l) {
+  constexpr std::string_view kWords[] = {"debug", "info", "notice", "warning", "error"};
+  return kWords[static_cast<int>(l)];
+}
+
+bool parse_u64(std::string_view s, std::uint64_t& out) {
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && end == s.data() + s.size();
+}
+
+// A reply only shows when the client is, or in monitor mode would be, sent one.
+bool shows_reply(const Verdict& v) {
+  return !v.reply.empty() && (reply_class_for(v.action) != 0 || reply_class_for(v.would) != 0);
+}
+
+class SyslogSink : public LogSink {
+ public:
+  SyslogSink(std::string tag, int facility) : tag_(std::move(tag)) {
+    // openlog keeps the pointer: tag_ lives as long as the sink.
+    openlog(tag_.c_str(), LOG_PID | LOG_NDELAY, facility);
+  }
+  ~SyslogSink() override { closelog(); }
+  void write(LogLevel level, std::string_view line) override {
+    syslog(syslog_priority(level), "%.*s", static_cast<int>(line.size()), line.data());
+  }
+
+ private:
+  std::string tag_;
+};
+
+class StreamSink : public LogSink {
+ public:
+  StreamSink(int fd, bool owned, std::string tag) : fd_(fd), owned_(owned), tag_(std::move(tag)) {
+    char host[256] = "localhost";
+    if (gethostname(host, sizeof host - 1) == 0) host[sizeof host - 1] = '\0';
+    host_ = host;
+    host_ = host_.substr(0, host_.find('.'));
+  }
+  ~StreamSink() override {
+    if (owned_) close(fd_);
+  }
+  void write(LogLevel, std::string_view line) override {
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    localtime_r(&now, &tm);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%b %e %H:%M:%S", &tm);
+    std::string out = fmt::format("{} {} {}[{}]: {}\n", stamp, host_, tag_, getpid(), line);
+    std::lock_guard lock(mu_);
+    std::string_view rest = out;
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd_, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return;  // a full disk must not stop mail
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  int fd_;
+  bool owned_;
+  std::string tag_;
+  std::string host_;
+};
+
+}  // namespace
+
+std::string quote_value(std::string_view s) {
+  if (plain(s)) return std::string(s);
+  std::string out = "\"";
+  escape_into(out, s);
+  out += '"';
+  return out;
+}
+
+std::string format_verdict_text(const LogContext* ctx, const Verdict& v) {
+  std::string out;
+  out.reserve(256);
+  if (ctx) {
+    out += ctx->queue_id.empty() ? std::string_view("NOQUEUE") : ctx->queue_id;
+    out += ": ";
+  }
+  out += "action=";
+  out += to_string(v.action);
+  if (v.would != Action::kContinue) {
+    out += " would=";
+    out += to_string(v.would);
+  }
+  out += " rule=";
+  out += v.rule;
+  if (!v.actual.empty()) out += " actual=" + quote_value(v.actual);
+  if (!v.limit.empty()) out += " limit=" + quote_value(v.limit);
+  if (!v.where.empty()) out += " where=" + quote_value(v.where);
+  if (!v.detail.empty()) out += " detail=" + quote_value(v.detail);
+  if (ctx) {
+    out += " client=";
+    escape_into(out, ctx->client_name.empty() ? std::string_view("unknown") : ctx->client_name);
+    out += '[';
+    escape_into(out, ctx->client_addr.empty() ? std::string_view("unknown") : ctx->client_addr);
+    out += ']';
+    if (!ctx->helo.empty()) out += " helo=" + quote_value(ctx->helo);
+    if (ctx->have_from) {
+      out += " from=<";
+      escape_into(out, ctx->from);
+      out += '>';
+    }
+    if (!ctx->rcpt.empty()) {
+      out += " to=<";
+      escape_into(out, ctx->rcpt);
+      out += '>';
+    }
+  }
+  if (shows_reply(v)) {
+    out += " reply=\"";
+    escape_into(out, v.reply.str());
+    out += '"';
+  }
+  out += " profile=" + quote_value(v.profile);
+  return out;
+}
+
+nlohmann::ordered_json verdict_to_json(const Verdict& v) {
+  nlohmann::ordered_json j;
+  j["action"] = to_string(v.action);
+  if (v.would != Action::kContinue) j["would"] = to_string(v.would);
+  j["rule"] = v.rule;
+  std::uint64_t actual = 0, limit = 0;
+  if (v.numeric && parse_u64(v.actual, actual) && parse_u64(v.limit, limit)) {
+    j["actual"] = actual;
+    j["limit"] = limit;
+  } else {
+    j["actual"] = v.actual;
+    j["limit"] = v.limit;
+  }
+  j["where"] = v.where;
+  if (!v.detail.empty()) j["detail"] = v.detail;
+  j["reply"] = shows_reply(v) ? nlohmann::ordered_json(v.reply.str()) : nlohmann::ordered_json();
+  j["profile"] = v.profile;
+  return j;
+}
+
+std::string json_line(const nlohmann::ordered_json& j) {
+  // Bytes from the network may not be UTF-8: replace rather than throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string format_verdict_json(const LogContext* ctx, const Verdict& v) {
+  nlohmann::ordered_json j;
+  if (ctx) j["queue_id"] = ctx->queue_id.empty() ? "NOQUEUE" : std::string(ctx->queue_id);
+  const nlohmann::ordered_json fields = verdict_to_json(v);
+  for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = *it;
+  if (ctx) {
+    j["client"] = ctx->client_name.empty() ? "unknown" : std::string(ctx->client_name);
+    j["client_address"] = ctx->client_addr.empty() ? "unknown" : std::string(ctx->client_addr);
+    if (!ctx->helo.empty()) j["helo"] = ctx->helo;
+    if (ctx->have_from) j["from"] = ctx->from;
+    if (!ctx->rcpt.empty()) j["to"] = ctx->rcpt;
+  }
+  return json_line(j);
+}
+
+void CaptureSink::write(LogLevel, std::string_view line) {
+  std::lock_guard lock(mu_);
+  lines_.emplace_back(line);
+}
+
+std::vector<std::string> CaptureSink::lines() const {
+  std::lock_guard lock(mu_);
+  return lines_;
+}
+
+Logger::Logger(std::unique_ptr<LogSink> sink, LogFormat format, LogLevel min_level, std::string tag)
+    : sink_(std::move(sink)), format_(format), min_level_(min_level), tag_(std::move(tag)) {}
+
+std::unique_ptr<Logger> Logger::from_config(const LogConfig& c, std::string tag,
+                                            std::string* error) {
+  std::unique_ptr<LogSink> sink;
+  switch (c.to) {
+    case LogTarget::kSyslog:
+      sink = make_syslog_sink(tag, c.facility);
+      break;
+    case LogTarget::kStderr:
+      sink = make_stream_sink(STDERR_FILENO, tag);
+      break;
+    case LogTarget::kFile:
+      sink = make_file_sink(c.file, tag, error);
+      if (!sink) return nullptr;
+      break;
+  }
+  return std::make_unique<Logger>(std::move(sink), c.format, c.level, std::move(tag));
+}
+
+void Logger::verdict(const LogContext& ctx, const Verdict& v) {
+  // Discards lose mail by design: they are logged as warnings (SPEC section 6).
+  LogLevel level = v.action == Action::kDiscard ? LogLevel::kWarning : LogLevel::kInfo;
+  if (level < min_level_) return;
+  sink_->write(level, format_ == LogFormat::kJson ? format_verdict_json(&ctx, v)
+                                                  : format_verdict_text(&ctx, v));
+}
+
+void Logger::message(LogLevel level, std::string_view text) {
+  if (format_ == LogFormat::kJson) {
+    nlohmann::ordered_json j;
+    j["level"] = level_word(level);
+    j["message"] = text;
+    sink_->write(level, json_line(j));
+  } else {
+    // Like Postfix: "warning: ..." and "error: ...", info and notice unprefixed.
+    sink_->write(level, level >= LogLevel::kWarning ? fmt::format("{}: {}", level_word(level), text)
+                                                    : std::string(text));
+  }
+}
+
+std::unique_ptr<LogSink> make_syslog_sink(std::string_view tag, std::string_view facility) {
+  return std::make_unique<SyslogSink>(std::string(tag), facility_code(facility));
+}
+
+std::unique_ptr<LogSink> make_stream_sink(int fd, std::string tag) {
+  return std::make_unique<StreamSink>(fd, false, std::move(tag));
+}
+
+std::unique_ptr<LogSink> make_file_sink(const std::string& path, std::string tag,
+                                        std::string* error) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    if (error) *error = fmt::format("cannot open log file {}: {}", path, std::strerror(errno));
+    return nullptr;
+  }
+  return std::make_unique<StreamSink>(fd, true, std::move(tag));
+}
+
+}  // namespace esmtp

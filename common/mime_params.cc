@@ -1,0 +1,419 @@
+#include "common/mime_params.h"
+
+#include <errno.h>
+#include <iconv.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+namespace esmtp {
+namespace {
+
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = lower(c);
+  return out;
+}
+
+bool is_wsp(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = lower(c);
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// A cursor over a field body that skips RFC 822 comments. Comments nest;
+// an unclosed comment runs to the end of the field.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view s) : s_(s) {}
+  bool done() const { return i_ >= s_.size(); }
+  char peek() const { return s_[i_]; }
+  void advance() { ++i_; }
+
+  void skip_cfws() {
+    while (!done()) {
+      if (is_wsp(peek())) {
+        ++i_;
+      } else if (peek() == '(') {
+        skip_comment();
+      } else {
+        break;
+      }
+    }
+  }
+
+  // Reads up to (not including) any of `stops`, outside quotes and comments;
+  // comments are dropped.
+  std::string until(std::string_view stops) {
+    std::string out;
+    while (!done() && stops.find(peek()) == std::string_view::npos) {
+      if (peek() == '(') {
+        skip_comment();
+        out += ' ';
+        continue;
+      }
+      out += peek();
+      ++i_;
+    }
+    return out;
+  }
+
+  // Reads a quoted string starting at '"'; an unterminated one runs to the end.
+  std::string quoted() {
+    std::string out;
+    ++i_;  // opening quote
+    while (!done()) {
+      char c = peek();
+      ++i_;
+      if (c == '"') break;
+      if (c == '\\' && !done()) {
+        out += peek();
+        ++i_;
+        continue;
+      }
+      if (c == '\r' || c == '\n') continue;  // folding inside quotes
+      out += c;
+    }
+    return out;
+  }
+
+ private:
+  void skip_comment() {
+    int depth = 0;
+    while (!done()) {
+      char c = peek();
+      ++i_;
+      if (c == '\\') {
+        if (!done()) ++i_;
+      } else if (c == '(') {
+        ++depth;
+      } else if (c == ')') {
+        if (--depth == 0) return;
+      }
+    }
+  }
+
+  std::string_view s_;
+  std::size_t i_ = 0;
+};
+
+// Percent-decodes an RFC 2231 extended value; false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out) {
+  bool ok = true;
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && hex_value(in[i + 1]) >= 0 &&
+        hex_value(in[i + 2]) >= 0) {
+      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      if (in[i] == '%') ok = false;
+      out += in[i];
+    }
+  }
+  return ok;
+}
+
+bool base64_decode(std::string_view in, std::string& out) {
+  static constexpr auto kTable = [] {
+    std::array<signed char, 256> t{};
+    t.fill(-1);
+    const char* alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i)
+      t[static_cast<unsigned char>(alpha[i])] = static_cast<signed char>(i);
+    return t;
+  }();
+  std::uint32_t acc = 0;
+  int bits = 0;
+  std::size_t i = 0;
+  for (; i < in.size() && in[i] != '='; ++i) {
+    int v = kTable[static_cast<unsigned char>(in[i])];
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  for (; i < in.size(); ++i)
+    if (in[i] != '=') return false;  // data after padding
+  return bits < 6;                   // 6 leftover bits: a truncated quantum
+}
+
+bool q_decode(std::string_view in, std::string& out) {
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '_') {
+      out += ' ';
+    } else if (c == '=') {
+      if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) return false;
+      out += static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2]));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return true;
+}
+
+// Parses "=?charset?E?text?=" at the start of `s`; sets `len` to its length.
+bool encoded_word(std::string_view s, std::size_t& len, std::string& out) {
+  if (s.size() < 8 || s[0] != '=' || s[1] != '?') return false;
+  std::size_t q1 = s.find('?', 2);
+  if (q1 == std::string_view::npos || q1 + 2 >= s.size() || s[q1 + 2] != '?') return false;
+  std::size_t end = s.find("?=", q1 + 3);
+  if (end == std::string_view::npos) return false;
+  std::string_view charset = s.substr(2, q1 - 2);
+  charset = charset.substr(0, charset.find('*'));  // RFC 2231 section 5 language tag
+  char enc = lower(s[q1 + 1]);
+  std::string_view text = s.substr(q1 + 3, end - (q1 + 3));
+  std::string bytes;
+  bool ok = enc == 'b' ? base64_decode(text, bytes) : enc == 'q' ? q_decode(text, bytes) : false;
+  len = end + 2;
+  if (!ok) return false;
+  std::string utf8;
+  if (!charset_to_utf8(charset, bytes, utf8)) return false;
+  out += utf8;
+  return true;
+}
+
+struct Segment {
+  unsigned index;
+  bool extended;
+  const std::string* value;
+};
+
+}  // namespace
+
+const std::string* StructuredField::param(std::string_view name) const {
+  for (const auto& p : params)
+    if (p.name == name) return &p.value;
+  return nullptr;
+}
+
+StructuredField parse_structured_field(std::string_view body) {
+  StructuredField f;
+  Cursor c(body);
+  c.skip_cfws();
+  f.value = to_lower(trim(c.until(";")));
+  while (!c.done() && f.params.size() < kMaxParams) {
+    if (c.peek() == ';') c.advance();
+    c.skip_cfws();
+    std::string name = to_lower(trim(c.until("=;")));
+    if (c.done() || c.peek() == ';') continue;  // attribute without a value
+    c.advance();                                // '='
+    c.skip_cfws();
+    std::string value;
+    if (!c.done() && c.peek() == '"') {
+      value = c.quoted();
+      // Whatever follows the closing quote up to ';' is junk; skip it.
+      (void)c.until(";");
+    } else {
+      value = std::string(trim(c.until(";")));
+    }
+    if (!name.empty()) f.params.push_back({std::move(name), std::move(value)});
+  }
+  return f;
+}
+
+DecodedText decode_rfc2047(std::string_view in) {
+  DecodedText r;
+  if (in.find("=?") == std::string_view::npos) {
+    r.text = std::string(in);
+    return r;
+  }
+  std::string out;
+  std::size_t pending_ws_start = std::string::npos;  // whitespace after an encoded word
+  bool last_was_word = false;
+  for (std::size_t i = 0; i < in.size();) {
+    std::size_t len = 0;
+    if (in[i] == '=' && i + 1 < in.size() && in[i + 1] == '?') {
+      std::string decoded;
+      if (encoded_word(in.substr(i), len, decoded)) {
+        // Whitespace between two encoded words is not part of the text.
+        if (!last_was_word && pending_ws_start != std::string::npos)
+          out.append(in.substr(pending_ws_start, i - pending_ws_start));
+        out += decoded;
+        i += len;
+        last_was_word = true;
+        pending_ws_start = std::string::npos;
+        continue;
+      }
+      if (len > 0) {  // well-formed shape, undecodable content
+        r.text = std::string(in);
+        r.decoded = false;
+        return r;
+      }
+    }
+    if (is_wsp(in[i])) {
+      if (pending_ws_start == std::string::npos) pending_ws_start = i;
+      ++i;
+      continue;
+    }
+    if (pending_ws_start != std::string::npos)
+      out.append(in.substr(pending_ws_start, i - pending_ws_start));
+    pending_ws_start = std::string::npos;
+    last_was_word = false;
+    out += in[i++];
+  }
+  if (pending_ws_start != std::string::npos) out.append(in.substr(pending_ws_start));
+  r.text = std::move(out);
+  return r;
+}
+
+std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_view name) {
+  // RFC 2231: name*=charset'lang'value, or segments name*0[*], name*1[*], ...
+  std::vector<Segment> segs;
+  const std::string* single_ext = nullptr;
+  for (const auto& p : f.params) {
+    if (p.name.size() <= name.size() || p.name.compare(0, name.size(), name) != 0 ||
+        p.name[name.size()] != '*')
+      continue;
+    std::string_view rest = std::string_view(p.name).substr(name.size() + 1);
+    if (rest.empty()) {
+      if (!single_ext) single_ext = &p.value;
+      continue;
+    }
+    bool ext = rest.back() == '*';
+    if (ext) rest.remove_suffix(1);
+    unsigned idx = 0;
+    if (rest.empty() || rest.size() > 3 || !std::all_of(rest.begin(), rest.end(), ::isdigit))
+      continue;
+    for (char ch : rest) idx = idx * 10 + static_cast<unsigned>(ch - '0');
+    if (segs.size() < kMaxSegments) segs.push_back({idx, ext, &p.value});
+  }
+
+  DecodedText r;
+  if (!segs.empty() || single_ext) {
+    std::string raw;
+    std::string charset;
+    std::string bytes;
+    bool ok = true;
+    auto take_charset = [&](std::string_view v) -> std::string_view {
+      // charset'language'value; a value without two quotes is treated as plain.
+      std::size_t q1 = v.find('\'');
+      std::size_t q2 = q1 == std::string_view::npos ? q1 : v.find('\'', q1 + 1);
+      if (q2 == std::string_view::npos) return v;
+      charset = std::string(v.substr(0, q1));
+      return v.substr(q2 + 1);
+    };
+    if (!segs.empty()) {
+      std::stable_sort(segs.begin(), segs.end(),
+                       [](const Segment& a, const Segment& b) { return a.index < b.index; });
+      // Segments must run 0, 1, 2, ...; decoding stops at a gap (RFC 2231 section 3).
+      unsigned expect = 0;
+      for (const auto& s : segs) {
+        if (s.index != expect) {
+          if (s.index < expect) continue;  // duplicate index: first one wins
+          ok = false;
+          break;
+        }
+        ++expect;
+        raw += *s.value;
+        std::string_view v = *s.value;
+        if (s.extended) {
+          if (s.index == 0) v = take_charset(v);
+          ok = percent_decode(v, bytes) && ok;
+        } else {
+          bytes += v;
+        }
+      }
+    } else {
+      raw = *single_ext;
+      ok = percent_decode(take_charset(*single_ext), bytes);
+    }
+    std::string utf8;
+    if (ok && charset_to_utf8(charset, bytes, utf8)) {
+      r.text = std::move(utf8);
+    } else {
+      r.text = std::move(raw);
+      r.decoded = false;
+    }
+    return r;
+  }
+  const std::string* plain = f.param(name);
+  if (!plain) return std::nullopt;
+  return decode_rfc2047(*plain);
+}
+
+bool is_valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const auto* end = p + s.size();
+  while (p < end) {
+    unsigned c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    int n;
+    unsigned min;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (end - p <= n) return false;
+    unsigned cp = c & (0x3fu >> n);
+    for (int k = 1; k <= n; ++k) {
+      if ((p[k] & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (p[k] & 0x3fu);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    p += n + 1;
+  }
+  return true;
+}
+
+bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::string& out) {
+  if (charset.empty() || iequals(charset, "us-ascii") || iequals(charset, "utf-8") ||
+      iequals(charset, "utf8")) {
+    if (!is_valid_utf8(bytes)) return false;
+    out.assign(bytes);
+    return true;
+  }
+  if (charset.size() > 40) return false;
+  std::string cs(charset);
+  iconv_t cd = iconv_open("UTF-8", cs.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  // UTF-8 needs at most 4 octets per input character of any charset iconv
+  // knows (4 octets per octet covers the worst case of 1-octet charsets).
+  out.assign(bytes.size() * 4 + 16, '\0');
+  char* in = const_cast<char*>(bytes.data());
+  std::size_t in_left = bytes.size();
+  char* o = out.data();
+  std::size_t o_left = out.size();
+  std::size_t rc = iconv(cd, &in, &in_left, &o, &o_left);
+  bool ok = rc != static_cast<std::size_t>(-1) && in_left == 0;
+  if (ok) ok = iconv(cd, nullptr, nullptr, &o, &o_left) != static_cast<std::size_t>(-1);
+  iconv_close(cd);
+  out.resize(out.size() - o_left);
+  return ok;
+}
+
+}  // namespace esmtp

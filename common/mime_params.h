@@ -1,0 +1,67 @@
+// mime_params: structured MIME header fields and attachment filenames.
+//
+// Parses the body of Content-Type / Content-Disposition / Content-Transfer-
+// Encoding fields (RFC 2045: value; attribute=value; ... with comments and
+// quoted strings) and decodes filename parameters the ways mail clients write
+// them: RFC 2231 extended values and continuations (name*=, name*0*=, name*1=),
+// with or without a charset, and RFC 2047 encoded words (B and Q), usually
+// inside quotes where RFC 2047 says they should not be. The result is UTF-8.
+//
+// Inputs are hostile: unbalanced quotes and comments, missing or out-of-order
+// continuation segments, bad base64, unknown charsets. Parsing is lenient (do
+// what clients and Postfix do) and never fails; a value that cannot be decoded
+// is returned raw with `decoded == false`. Work is linear in the input and
+// bounded by kMaxParams / kMaxSegments.
+//
+// Charset conversion uses iconv(3) from the C library.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace esmtp {
+
+inline constexpr std::size_t kMaxParams = 256;    // parameters kept per field
+inline constexpr std::size_t kMaxSegments = 256;  // RFC 2231 continuation segments
+
+struct MimeParam {
+  std::string name;   // lower case, including any "*" / "*N" / "*N*" suffix
+  std::string value;  // unquoted, backslash escapes removed
+};
+
+struct StructuredField {
+  std::string value;  // "multipart/mixed", "attachment", "base64": lower case
+  std::vector<MimeParam> params;
+
+  // The raw value of the plain parameter `name` (no RFC 2231 handling).
+  const std::string* param(std::string_view name) const;
+};
+
+StructuredField parse_structured_field(std::string_view body);
+
+struct DecodedText {
+  std::string text;     // UTF-8 when decoded, else the raw text
+  bool decoded = true;  // false: some encoding could not be decoded
+};
+
+// The value of parameter `name` ("filename", "name") with RFC 2231 and RFC
+// 2047 decoding applied; nullopt when absent.
+std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_view name);
+
+// Decodes RFC 2047 encoded words in `in`; text outside encoded words is kept.
+// Whitespace between adjacent encoded words is dropped (RFC 2047 section 6.2).
+DecodedText decode_rfc2047(std::string_view in);
+
+// Converts `bytes` in `charset` to UTF-8. Empty charset, us-ascii and utf-8
+// are validated, not converted. Returns false for unknown charsets and
+// invalid input.
+bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::string& out);
+
+bool is_valid_utf8(std::string_view s);
+
+}  // namespace esmtp

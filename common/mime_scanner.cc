@@ -1,0 +1,254 @@
+#include "common/mime_scanner.h"
+
+#include <algorithm>
+
+namespace esmtp {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+constexpr std::size_t kTypeMax = 128;  // longer media types are not real
+
+}  // namespace
+
+std::string_view to_string(MimeLimit l) {
+  for (const auto& row : mime_limit_table()) {
+    if (l == MimeLimit::kDepth && row.field == &MimeLimits::max_depth) return row.key;
+    if (l == MimeLimit::kParts && row.field == &MimeLimits::max_parts) return row.key;
+    if (l == MimeLimit::kBoundaryLength && row.field == &MimeLimits::max_boundary_length)
+      return row.key;
+    if (l == MimeLimit::kPartHeaderBytes && row.field == &MimeLimits::max_part_header_bytes)
+      return row.key;
+  }
+  return "?";
+}
+
+MimeScanner::MimeScanner(MimeListener& listener) : listener_(listener) {
+  field_.reserve(1024);
+  path_text_.reserve(64);
+}
+
+void MimeScanner::reset(const MimeLimits& limits, std::uint64_t long_line) {
+  limits_ = limits;
+  long_line_ = long_line;
+  line_len_ = 0;
+  line_no_ = 0;
+  last_cr_ = false;
+  candidate_ = false;
+  top_ = 0;
+  path_.clear();
+  parts_ = 0;
+  begin_entity(0, false);
+}
+
+void MimeScanner::begin_entity(std::uint32_t depth, bool default_rfc822) {
+  state_ = State::kHeaders;
+  depth_ = depth;
+  default_rfc822_ = default_rfc822;
+  has_type_ = false;
+  type_.clear();
+  boundary_.clear();
+  boundary_len_ = 0;
+  encoding_.clear();
+  field_.clear();
+  header_octets_ = 0;
+  header_overflow_ = false;
+}
+
+void MimeScanner::header(std::string_view name, std::string_view value) {
+  field(name, value);
+}
+
+void MimeScanner::end_of_headers() {
+  end_entity_headers(true);
+}
+
+void MimeScanner::feed(std::string_view chunk) {
+  const char* p = chunk.data();
+  std::size_t n = chunk.size();
+  while (n > 0) {
+    const char* nl = static_cast<const char*>(std::memchr(p, '\n', n));
+    std::size_t seg = nl ? static_cast<std::size_t>(nl - p) : n;
+    if (seg > 0) segment(p, seg);
+    if (!nl) break;
+    if (state_ == State::kHeaders) header_bytes(nullptr, 1);  // count the LF
+    end_line();
+    p += seg + 1;
+    n -= seg + 1;
+  }
+}
+
+void MimeScanner::finish() {
+  if (line_len_ > 0) end_line();
+  if (state_ == State::kHeaders) end_entity_headers(false);
+}
+
+void MimeScanner::end_line() {
+  const std::uint64_t len = line_len_ - (last_cr_ ? 1 : 0);
+  ++line_no_;
+  if (len > long_line_) listener_.on_long_line(len, line_no_);
+  const bool was_candidate = candidate_;
+  line_len_ = 0;
+  last_cr_ = false;
+  candidate_ = false;
+  if (was_candidate && boundary_line(static_cast<std::size_t>(len))) return;
+  if (state_ != State::kHeaders) return;
+  if (len == 0) {
+    end_entity_headers(true);
+  } else if (!field_.empty() && field_.back() == '\r') {
+    field_.pop_back();  // unfold: the next line's leading blank stays
+  }
+}
+
+void MimeScanner::header_bytes(const char* p, std::size_t n) {
+  header_octets_ += n;
+  if (header_overflow_) return;
+  if (header_octets_ > limits_.max_part_header_bytes) {
+    header_overflow_ = true;
+    listener_.on_limit(MimeLimit::kPartHeaderBytes, header_octets_, limits_.max_part_header_bytes,
+                       path());
+    return;
+  }
+  if (p) field_.append(p, n);
+}
+
+bool MimeScanner::boundary_line(std::size_t len) {
+  std::string_view line(line_, len);
+  while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+  if (line.size() < 3 || line[0] != '-' || line[1] != '-') return false;
+  line.remove_prefix(2);
+  // Innermost first: a close of an outer boundary also ends every inner part.
+  for (std::size_t i = top_; i-- > 0;) {
+    const std::string& b = levels_[i].boundary;
+    if (line.size() < b.size() || line.compare(0, b.size(), b) != 0) continue;
+    std::string_view rest = line.substr(b.size());
+    if (rest.empty()) {
+      delimiter(i, false);
+      return true;
+    }
+    if (rest == "--") {
+      delimiter(i, true);
+      return true;
+    }
+  }
+  return false;
+}
+
+void MimeScanner::delimiter(std::size_t level, bool close) {
+  // Headers cut short by a delimiter still name their filenames.
+  if (state_ == State::kHeaders) end_entity_headers(false);
+  Level& l = levels_[level];
+  path_.resize(l.path_len);
+  if (close) {
+    top_ = level;
+    state_ = State::kBody;  // epilogue: scanned for enclosing delimiters only
+    return;
+  }
+  top_ = level + 1;
+  ++l.children;
+  path_.push_back(l.children);
+  ++parts_;
+  if (parts_ == static_cast<std::uint64_t>(limits_.max_parts) + 1)
+    listener_.on_limit(MimeLimit::kParts, parts_, limits_.max_parts, path());
+  begin_entity(l.depth + 1, l.digest);
+}
+
+void MimeScanner::end_entity_headers(bool descend) {
+  flush_field();
+  if (!encoding_.empty()) listener_.on_encoding(encoding_, path());
+  state_ = State::kBody;
+  if (!descend) return;
+  std::string_view type =
+      has_type_ ? std::string_view(type_) : (default_rfc822_ ? "message/rfc822" : "text/plain");
+  if (type.substr(0, 10) == "multipart/") {
+    if (boundary_len_ == 0) return;  // no boundary: the body is opaque text
+    if (boundary_len_ > limits_.max_boundary_length)
+      listener_.on_limit(MimeLimit::kBoundaryLength, boundary_len_, limits_.max_boundary_length,
+                         path());
+    if (boundary_len_ > kBoundaryStoreMax) return;
+    if (depth_ + 1 > limits_.max_depth) {
+      listener_.on_limit(MimeLimit::kDepth, depth_ + 1, limits_.max_depth, path());
+      return;
+    }
+    if (top_ == levels_.size()) levels_.emplace_back();
+    Level& l = levels_[top_++];
+    l.boundary.assign(boundary_);
+    l.depth = depth_;
+    l.children = 0;
+    l.path_len = path_.size();
+    l.digest = type == "multipart/digest";
+    return;
+  }
+  if (type == "message/rfc822" || type == "message/global") {
+    // An encoded message/rfc822 body is invalid (RFC 2046 5.2.1) and opaque.
+    if (!encoding_.empty() && encoding_ != "7bit" && encoding_ != "8bit" && encoding_ != "binary")
+      return;
+    if (depth_ + 1 > limits_.max_depth) {
+      listener_.on_limit(MimeLimit::kDepth, depth_ + 1, limits_.max_depth, path());
+      return;
+    }
+    begin_entity(depth_ + 1, false);
+  }
+}
+
+void MimeScanner::flush_field() {
+  if (field_.empty()) return;
+  std::string_view f(field_);
+  std::size_t colon = f.find(':');
+  if (colon != std::string_view::npos && colon > 0 && f[0] != ' ' && f[0] != '\t')
+    field(trim(f.substr(0, colon)), f.substr(colon + 1));
+  field_.clear();
+}
+
+void MimeScanner::field(std::string_view name, std::string_view value) {
+  if (iequals(name, "content-type")) {
+    StructuredField f = parse_structured_field(value);
+    if (!has_type_) {
+      has_type_ = true;
+      type_.assign(f.value, 0, kTypeMax);
+      if (const std::string* b = f.param("boundary")) {
+        boundary_len_ = b->size();
+        boundary_.assign(*b, 0, kBoundaryStoreMax + 1);
+      }
+    }
+    report_filename(f, "name");
+  } else if (iequals(name, "content-disposition")) {
+    report_filename(parse_structured_field(value), "filename");
+  } else if (iequals(name, "content-transfer-encoding") && encoding_.empty()) {
+    encoding_ = parse_structured_field(value).value.substr(0, kTypeMax);
+  }
+}
+
+void MimeScanner::report_filename(const StructuredField& f, std::string_view param) {
+  auto d = decoded_param(f, param);
+  if (!d) return;
+  listener_.on_filename({d->text, d->decoded, param, path()});
+}
+
+std::string_view MimeScanner::path() {
+  if (path_.empty()) return "root";
+  path_text_.clear();
+  for (std::size_t i = 0; i < path_.size(); ++i) {
+    if (i) path_text_ += '.';
+    path_text_ += std::to_string(path_[i]);
+  }
+  return path_text_;
+}
+
+}  // namespace esmtp

@@ -1,0 +1,37 @@
+// net: IP addresses and CIDR prefixes for profile matching and identity checks.
+//
+// Inputs are operator text ("192.0.2.0/24", "2001:db8::/32") or MTA macros
+// ("203.0.113.5", "IPv6:2001:db8::1", "[192.0.2.1]"). Parsing is strict and
+// allocation-free; invalid text yields nullopt.
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace esmtp {
+
+struct IpAddress {
+  bool v6 = false;
+  std::array<std::uint8_t, 16> bytes{};  // v4 uses the first 4
+
+  static std::optional<IpAddress> parse(std::string_view text);
+  std::string str() const;
+  friend bool operator==(const IpAddress&, const IpAddress&) = default;
+};
+
+struct Cidr {
+  IpAddress base;
+  unsigned prefix = 0;
+
+  // "a.b.c.d", "a.b.c.d/n", "x::y", "x::y/n". A bare address is a host prefix.
+  static std::optional<Cidr> parse(std::string_view text);
+  bool contains(const IpAddress& ip) const;
+  std::string str() const;
+};
+
+}  // namespace esmtp

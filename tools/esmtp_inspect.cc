@@ -1,0 +1,152 @@
+// esmtp-inspect: the operator CLI (SPEC section 9).
+//
+//   esmtp-inspect check-config FILE
+//   esmtp-inspect test [--config F] [--client IP] [--helo NAME] [--from ADDR]
+//                      [--rcpt ADDR]... [--json] MESSAGE.eml|-
+//   esmtp-inspect default-config
+//
+// Exit codes: check-config 0 valid / 1 invalid; test 0 accepted / 1 not
+// accepted / 2 usage, config or I/O error.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+#include "common/config_loader.h"
+#include "common/logger.h"
+#include "common/offline.h"
+#include "common/verdict_json.h"
+
+namespace esmtp {
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr const char* kSystemConfig = "/etc/esmtp-inspect/esmtp-inspect.yaml";
+
+void print_errors(const std::vector<ConfigError>& errors) {
+  for (const auto& e : errors) std::cerr << "esmtp-inspect: " << e.str() << "\n";
+}
+
+int check_config(const std::string& file) {
+  LoadResult r = load_config_file(file);
+  if (!r.ok()) {
+    print_errors(r.errors);
+    std::cerr << "esmtp-inspect: " << file << ": " << r.errors.size() << " error"
+              << (r.errors.size() == 1 ? "" : "s") << "\n";
+    return 1;
+  }
+  std::cout << "# " << file << ": valid. Effective configuration:\n" << dump_config(*r.config);
+  return 0;
+}
+
+struct TestOptions {
+  std::string config;
+  Envelope env;
+  std::string from;
+  bool have_from = false;
+  bool json = false;
+  std::string message;
+};
+
+int run_test(TestOptions& o) {
+  std::shared_ptr<const Config> config;
+  if (o.config.empty() && access(kSystemConfig, R_OK) == 0) o.config = kSystemConfig;
+  if (o.config.empty()) {
+    config = default_config();
+  } else {
+    LoadResult r = load_config_file(o.config);
+    if (!r.ok()) {
+      print_errors(r.errors);
+      return kExitUsage;
+    }
+    config = r.config;
+  }
+  // Without --from the message is tested with the null sender, as a bounce.
+  o.env.from = o.have_from ? o.from : std::string();
+  int fd = STDIN_FILENO;
+  if (o.message != "-") {
+    fd = open(o.message.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      std::cerr << "esmtp-inspect: " << o.message << ": " << std::strerror(errno) << "\n";
+      return kExitUsage;
+    }
+  }
+  std::string error;
+  auto result = run_offline(config, o.env, fd, nullptr, &error);
+  if (fd != STDIN_FILENO) close(fd);
+  if (!result) {
+    std::cerr << "esmtp-inspect: " << o.message << ": " << error << "\n";
+    return kExitUsage;
+  }
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["verdicts"] = nlohmann::ordered_json::array();
+    for (const auto& v : result->verdicts) j["verdicts"].push_back(verdict_to_json(v));
+    j["final"] = result->final;
+    j["tags"] = result->tags;
+    std::cout << json_line(j) << "\n";
+  } else {
+    for (const auto& v : result->verdicts) std::cout << format_verdict_text(nullptr, v) << "\n";
+    for (const auto& t : result->tags) std::cout << "tag: X-ESMTP-Inspect: " << t << "\n";
+    std::cout << "final: " << result->final << "\n";
+  }
+  return result->accepted() ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace esmtp
+
+int main(int argc, char** argv) {
+  using namespace esmtp;
+  CLI::App app{"esmtp-inspect: SMTP inspection rules enforced inside the MTA"};
+  app.set_version_flag("--version", std::string("esmtp-inspect ") + ESMTP_VERSION);
+  app.require_subcommand(1);
+
+  std::string config_file;
+  auto* check = app.add_subcommand("check-config",
+                                   "Validate a config file and print the "
+                                   "effective configuration (exit 0 valid, 1 not)");
+  check->add_option("FILE", config_file, "esmtp-inspect.yaml")->required();
+
+  TestOptions t;
+  auto* test = app.add_subcommand(
+      "test", "Run the engine offline over a message (exit 0 accepted, 1 not accepted, 2 error)");
+  test->add_option("--config", t.config,
+                   std::string("config file (default ") + kSystemConfig +
+                       " when readable, else built-in defaults)");
+  test->add_option("--client", t.env.client_address, "client IP address");
+  test->add_option("--client-name", t.env.client_name, "client host name (default unknown)");
+  test->add_option("--helo", t.env.helo, "HELO/EHLO name");
+  test->add_option("--from", t.from, "envelope sender (default: the null sender <>)")
+      ->each([&](const std::string&) { t.have_from = true; });
+  test->add_option("--rcpt", t.env.rcpts, "envelope recipient (repeatable)");
+  test->add_option("--mail-param", t.env.mail_params, "ESMTP MAIL parameter such as SIZE=1000");
+  test->add_option("--auth", t.env.auth_user, "SASL user name (an authenticated session)");
+  test->add_option("--tls", t.env.tls_version, "TLS version of the session (default plaintext)");
+  test->add_flag("--json", t.json, "print JSON");
+  test->add_option("MESSAGE", t.message, "message file, - for standard input")->required();
+
+  app.add_subcommand("default-config",
+                     "Print the annotated default configuration (conf/esmtp-inspect.yaml)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    (void)app.exit(e);
+    return kExitUsage;
+  }
+  if (check->parsed()) return check_config(config_file);
+  if (test->parsed()) return run_test(t);
+  std::cout << annotated_default_config();
+  return 0;
+}
