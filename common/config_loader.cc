@@ -597,6 +597,7 @@ class Loader {
     bool action_given = false, param_given = false;
     std::optional<Reply> reply;
     YAML::Mark reply_mark;
+    const std::size_t errors_before = errors_.size();
     for_each_key(
         n, path, [&](const std::string& key, const YAML::Node& value, const YAML::Mark& key_mark) {
           std::string kpath = path + "." + key;
@@ -645,6 +646,7 @@ class Loader {
         });
     if (!action_given && param_given && !info.on_by_default && r.action == Action::kOff)
       r.action = info.default_action;
+    if (errors_.size() != errors_before) return;  // no follow-on errors
     if (r.enabled() && r.patterns.empty() && info.param == RuleParam::kPatterns)
       error(mark, path, "needs at least one pattern in patterns:");
     if (r.enabled() && r.deny.empty() && info.param == RuleParam::kDeny)

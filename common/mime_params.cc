@@ -321,20 +321,19 @@ std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_v
     if (!segs.empty()) {
       std::stable_sort(segs.begin(), segs.end(),
                        [](const Segment& a, const Segment& b) { return a.index < b.index; });
-      // Segments must run 0, 1, 2, ...; decoding stops at a gap (RFC 2231 section 3).
+      // Segments must run 0, 1, 2, ...; a gap or a duplicate makes the value
+      // undecodable (RFC 2231 section 3), and it is then measured raw: every
+      // segment in index order.
       unsigned expect = 0;
       for (const auto& s : segs) {
-        if (s.index != expect) {
-          if (s.index < expect) continue;  // duplicate index: first one wins
-          ok = false;
-          break;
-        }
-        ++expect;
         raw += *s.value;
+        if (s.index != expect) ok = false;
+        ++expect;
+        if (!ok) continue;
         std::string_view v = *s.value;
         if (s.extended) {
           if (s.index == 0) v = take_charset(v);
-          ok = percent_decode(v, bytes) && ok;
+          ok = percent_decode(v, bytes);
         } else {
           bytes += v;
         }
