@@ -811,6 +811,7 @@ YAML::Node rule_node(const RuleConfig& r, const RuleInfo& info) {
   n["action"] = std::string(to_string(r.action));
   if (r.mode) n["mode"] = std::string(to_string(*r.mode));
   if (r.enabled() && !r.reply.empty()) n["reply"] = r.reply.str();
+  n.SetStyle(YAML::EmitterStyle::Flow);
   return n;
 }
 
@@ -827,6 +828,7 @@ YAML::Node check_node(const CheckConfig& k, const CheckInfo& info) {
   if (info.id == CheckId::kHeloMatchesPtr)
     n["mode"] = k.helo_ptr_mode == HeloPtrMode::kExact ? "exact" : "domain";
   if (!k.reply.empty()) n["reply"] = k.reply.str();
+  n.SetStyle(YAML::EmitterStyle::Flow);
   return n;
 }
 
@@ -842,6 +844,7 @@ void set_path(YAML::Node root, std::string_view path, const YAML::Node& value) {
 std::string emit(const YAML::Node& n) {
   YAML::Emitter out;
   out.SetIndent(2);
+  out.SetSeqFormat(YAML::Flow);
   out << n;
   return out.c_str();
 }

@@ -82,8 +82,7 @@ void MessageReader::end_header_line() {
   std::size_t colon = 0;
   if (line.front() != ' ' && line.front() != '\t' && header_line(line, &colon)) {
     // A new field: emit the previous one, keep this line.
-    std::string current(line);
-    current += '\n';
+    std::string current(std::string_view(field_).substr(line_start_));
     field_.resize(line_start_);
     flush_field();
     field_ = std::move(current);
