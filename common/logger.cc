@@ -4,6 +4,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "common/mime_params.h"
 #include "common/verdict_json.h"
 
 #include <cerrno>
@@ -22,20 +23,31 @@ bool plain(std::string_view s) {
 }
 
 // Escapes without adding quotes; used inside from=<...> and quoted values.
+// Valid UTF-8 is kept (filenames in any language stay readable, as Postfix
+// logs SMTPUTF8 addresses); control characters and invalid octets become \xHH.
 void escape_into(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+      if (n && i + n <= s.size() && is_valid_utf8(s.substr(i, n))) {
+        out.append(s.substr(i, n));
+        i += n;
+        continue;
+      }
+    }
     if (c == '"' || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
     } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
-      // Non-ASCII is escaped too: syslog daemons differ in what they pass.
       out += "\\x";
       out += kHex[c >> 4];
       out += kHex[c & 15];
     } else {
       out += static_cast<char>(c);
     }
+    ++i;
   }
 }
 
@@ -170,11 +182,11 @@ std::string format_verdict_text(const LogContext* ctx, const Verdict& v) {
       escape_into(out, ctx->from);
       out += '>';
     }
-    if (!ctx->rcpt.empty()) {
-      out += " to=<";
-      escape_into(out, ctx->rcpt);
-      out += '>';
-    }
+  }
+  if (!v.recipient.empty()) {
+    out += " to=<";
+    escape_into(out, v.recipient);
+    out += '>';
   }
   if (shows_reply(v)) {
     out += " reply=\"";
@@ -200,6 +212,7 @@ nlohmann::ordered_json verdict_to_json(const Verdict& v) {
   }
   j["where"] = v.where;
   if (!v.detail.empty()) j["detail"] = v.detail;
+  if (!v.recipient.empty()) j["to"] = v.recipient;
   j["reply"] = shows_reply(v) ? nlohmann::ordered_json(v.reply.str()) : nlohmann::ordered_json();
   j["profile"] = v.profile;
   return j;
@@ -220,7 +233,6 @@ std::string format_verdict_json(const LogContext* ctx, const Verdict& v) {
     j["client_address"] = ctx->client_addr.empty() ? "unknown" : std::string(ctx->client_addr);
     if (!ctx->helo.empty()) j["helo"] = ctx->helo;
     if (ctx->have_from) j["from"] = ctx->from;
-    if (!ctx->rcpt.empty()) j["to"] = ctx->rcpt;
   }
   return json_line(j);
 }

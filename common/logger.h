@@ -41,7 +41,6 @@ struct LogContext {
   std::string_view helo;
   std::string_view from;  // envelope sender without <>; empty: none yet
   bool have_from = false;
-  std::string_view rcpt;  // the recipient a RCPT verdict is about
 };
 
 // With a null context only the verdict's own fields are written (the CLI).

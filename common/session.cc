@@ -71,11 +71,12 @@ Action Session::fire(RuleId id, Scope scope, std::string actual, std::string lim
   v.numeric = numeric;
   v.where = std::move(where);
   v.detail = std::move(detail);
+  v.recipient = std::string(rcpt);
   v.reply = rc.reply;
   v.profile = profile_->name;
 
   if (logger_) {
-    LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_, rcpt};
+    LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
     logger_->verdict(ctx, v);
   }
   switch (v.action) {

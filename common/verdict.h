@@ -75,13 +75,12 @@ struct Verdict {
   std::string limit;      // the limit or pattern it was compared with
   bool numeric = true;    // actual/limit are integers (JSON prints numbers)
   std::string where;      // "header:Subject", "body:42", "mime:1.2", "mail", ...
-  std::string detail;     // extra context: the filename, the recipient, ...
+  std::string detail;     // extra context: the filename, the MIME limit, ...
+  std::string recipient;  // the RCPT a recipient-stage verdict is about
   Reply reply;            // what the SMTP client is (or would be) told
   std::string profile;    // the profile whose settings decided
 
   bool is_continue() const { return action == Action::kContinue; }
-  // The action to carry out: the verdict's own action; kLog in monitor mode.
-  Action effective() const { return action; }
 };
 
 // Severity order for choosing between verdicts of one event.

@@ -28,7 +28,7 @@ Verdict sample() {
 
 LogContext context() {
   return {
-      "4F2A1B3C7D", "mx.example.org", "203.0.113.5", "mx.example.org", "a@example.org", true, ""};
+      "4F2A1B3C7D", "mx.example.org", "203.0.113.5", "mx.example.org", "a@example.org", true};
 }
 
 TEST(Logger, TextLineIsTheSpecExample) {
@@ -67,9 +67,23 @@ TEST(Logger, JsonSurvivesInvalidUtf8) {
 }
 
 TEST(Logger, NullSenderAndNoQueue) {
-  LogContext ctx{"", "unknown", "192.0.2.1", "", "", true, ""};
+  LogContext ctx{"", "unknown", "192.0.2.1", "", "", true};
   EXPECT_THAT(format_verdict_text(&ctx, sample()), ::testing::StartsWith("NOQUEUE: action=reject"));
   EXPECT_THAT(format_verdict_text(&ctx, sample()), HasSubstr(" from=<> "));
+}
+
+TEST(Logger, ValidUtf8IsKeptInvalidBytesEscaped) {
+  EXPECT_EQ(quote_value("Rechnung-\xc3\xbc.pdf"), "\"Rechnung-\xc3\xbc.pdf\"");
+  EXPECT_EQ(quote_value("bad-\xc3(.pdf"), "\"bad-\\xc3(.pdf\"");
+  EXPECT_EQ(quote_value("\xe2\x82"), "\"\\xe2\\x82\"");  // truncated sequence
+}
+
+TEST(Logger, RecipientVerdictNamesTheRecipient) {
+  LogContext ctx = context();
+  Verdict v = sample();
+  v.recipient = "b@example.net";
+  EXPECT_THAT(format_verdict_text(&ctx, v), HasSubstr(" to=<b@example.net> reply="));
+  EXPECT_THAT(format_verdict_text(nullptr, v), HasSubstr(" to=<b@example.net> reply="));
 }
 
 TEST(Logger, QuoteValue) {
