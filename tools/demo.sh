@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/install-deps.sh build
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESMTP_TESTS=OFF -DESMTP_BENCH=OFF >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$(nproc)" --target esmtp-inspect >/dev/null
 echo "built: $(build/bin/esmtp-inspect --version)"
 
 build/bin/esmtp-inspect check-config conf/samples/samples.yaml >/dev/null
