@@ -542,17 +542,19 @@ class Loader {
     if (!n.IsMap()) return error(n.Mark(), prefix, "expected a map, got " + kind_of(n));
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& k = it->first;
+      // it->first is a member of a temporary proxy: copy the node handles.
+      const YAML::Node k = it->first;
+      const YAML::Node v = it->second;
       if (!k.IsScalar()) {
         error(k.Mark(), prefix, "keys must be plain names");
         continue;
       }
-      const std::string& key = k.Scalar();
+      const std::string key = k.Scalar();
       if (!seen.insert(key).second) {
         error(k.Mark(), prefix.empty() ? key : prefix + "." + key, "duplicate key");
         continue;
       }
-      f(key, it->second, k.Mark());
+      f(key, v, k.Mark());
     }
   }
 
