@@ -449,7 +449,13 @@ class Loader {
                    if (path == "rules") return rules(c.defaults.rules, value, "rules", mark);
                    if (path == "identity.checks")
                      return checks(c.defaults.checks, value, path, mark);
-                   if (path == "profiles") return profiles(c, value, mark);
+                   if (path == "profiles") {
+                     // Profiles inherit the top level: read them once it is complete,
+                     // wherever they stand in the file.
+                     deferred_profiles_ = value;
+                     deferred_mark_ = mark;
+                     return;
+                   }
                    const Setting* s = find_setting(path);
                    if (!s) return error(mark, path, "unknown key");
                    if (!s->set) {
@@ -742,6 +748,10 @@ class Loader {
   std::vector<ConfigError>& errors_;
 
  public:
+  YAML::Node deferred_profiles_;
+  YAML::Mark deferred_mark_;
+
+ public:
   static Reply parse_default(std::string_view text) {
     auto r = parse_reply(text, nullptr);
     if (!r) std::abort();  // a bad row in the rule table is a bug
@@ -895,6 +905,8 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
       loader.error(root.Mark(), "", "the file must be a map of settings");
     } else {
       loader.settings(*c, root, "");
+      if (loader.deferred_profiles_)
+        loader.profiles(*c, loader.deferred_profiles_, loader.deferred_mark_);
     }
   } catch (const YAML::Exception& e) {
     loader.error(e.mark, "", e.msg);

@@ -6,17 +6,19 @@
 namespace esmtp {
 namespace {
 
-// A header field name: printable ASCII except colon (RFC 5322 section 3.6.8).
+// A header field name: printable ASCII except colon (RFC 5322 section 3.6.8),
+// optionally followed by blanks before the colon (the obsolete syntax of
+// RFC 5322 section 4.5.3, which Postfix's is_header() accepts too).
 bool header_line(std::string_view line, std::size_t* colon) {
-  for (std::size_t i = 0; i < line.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(line[i]);
-    if (c == ':') {
-      *colon = i;
-      return i > 0;
-    }
-    if (c < 33 || c > 126) return false;
-  }
-  return false;
+  std::size_t i = 0;
+  while (i < line.size() && line[i] != ':' && static_cast<unsigned char>(line[i]) > 32 &&
+         static_cast<unsigned char>(line[i]) < 127)
+    ++i;
+  if (i == 0) return false;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  if (i >= line.size() || line[i] != ':') return false;
+  *colon = i;
+  return true;
 }
 
 }  // namespace
@@ -104,6 +106,7 @@ void MessageReader::flush_field() {
   std::size_t colon = raw.find(':');
   if (colon != std::string_view::npos) {
     std::string_view name = raw.substr(0, colon);
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);
     std::string_view value = raw.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
       value.remove_prefix(1);

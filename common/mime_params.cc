@@ -353,7 +353,13 @@ std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_v
   }
   const std::string* plain = f.param(name);
   if (!plain) return std::nullopt;
-  return decode_rfc2047(*plain);
+  DecodedText d = decode_rfc2047(*plain);
+  // Raw 8-bit octets without a charset label cannot be read as UTF-8.
+  if (d.decoded && !is_valid_utf8(d.text)) {
+    d.text = *plain;
+    d.decoded = false;
+  }
+  return d;
 }
 
 bool is_valid_utf8(std::string_view s) {

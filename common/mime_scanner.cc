@@ -1,6 +1,7 @@
 #include "common/mime_scanner.h"
 
 #include <algorithm>
+#include <array>
 
 namespace esmtp {
 namespace {
@@ -39,10 +40,35 @@ std::string_view to_string(MimeLimit l) {
   return "?";
 }
 
+// Scans a decoded message/rfc822 part and passes its events on. Lines of the
+// decoded text were never transmitted, so their lengths are not reported.
+class MimeScanner::Nested : public MimeListener {
+ public:
+  explicit Nested(MimeListener& outer) : outer_(outer), scanner(*this) {}
+
+  void on_long_line(std::uint64_t, std::uint64_t) override {}
+  void on_filename(const MimeFilename& f) override { outer_.on_filename(f); }
+  void on_encoding(std::string_view e, std::string_view part) override {
+    outer_.on_encoding(e, part);
+  }
+  void on_limit(MimeLimit which, std::uint64_t actual, std::uint64_t limit,
+                std::string_view part) override {
+    outer_.on_limit(which, actual, limit, part);
+  }
+
+ private:
+  MimeListener& outer_;
+
+ public:
+  MimeScanner scanner;
+};
+
 MimeScanner::MimeScanner(MimeListener& listener) : listener_(listener) {
   field_.reserve(1024);
   path_text_.reserve(64);
 }
+
+MimeScanner::~MimeScanner() = default;
 
 void MimeScanner::reset(const MimeLimits& limits, std::uint64_t long_line) {
   limits_ = limits;
@@ -54,6 +80,8 @@ void MimeScanner::reset(const MimeLimits& limits, std::uint64_t long_line) {
   top_ = 0;
   path_.clear();
   parts_ = 0;
+  decoding_ = Decoding::kNone;
+  out_len_ = 0;
   begin_entity(0, false);
 }
 
@@ -87,7 +115,6 @@ void MimeScanner::feed(std::string_view chunk) {
     std::size_t seg = nl ? static_cast<std::size_t>(nl - p) : n;
     if (seg > 0) segment(p, seg);
     if (!nl) break;
-    if (state_ == State::kHeaders) header_bytes(nullptr, 1);  // count the LF
     end_line();
     p += seg + 1;
     n -= seg + 1;
@@ -97,9 +124,11 @@ void MimeScanner::feed(std::string_view chunk) {
 void MimeScanner::finish() {
   if (line_len_ > 0) end_line();
   if (state_ == State::kHeaders) end_entity_headers(false);
+  stop_decoding();
 }
 
 void MimeScanner::end_line() {
+  const std::size_t full = line_len_;  // CR included
   const std::uint64_t len = line_len_ - (last_cr_ ? 1 : 0);
   ++line_no_;
   if (len > long_line_) listener_.on_long_line(len, line_no_);
@@ -108,24 +137,23 @@ void MimeScanner::end_line() {
   last_cr_ = false;
   candidate_ = false;
   if (was_candidate && boundary_line(static_cast<std::size_t>(len))) return;
-  if (state_ != State::kHeaders) return;
-  if (len == 0) {
-    end_entity_headers(true);
-  } else if (!field_.empty() && field_.back() == '\r') {
-    field_.pop_back();  // unfold: the next line's leading blank stays
+  if (decoding_ != Decoding::kNone) {
+    if (was_candidate) decode(line_, full);  // held back in case it was a delimiter
+    decode_line_end();
+    return;
   }
-}
-
-void MimeScanner::header_bytes(const char* p, std::size_t n) {
-  header_octets_ += n;
-  if (header_overflow_) return;
-  if (header_octets_ > limits_.max_part_header_bytes) {
+  if (state_ != State::kHeaders) return;
+  if (len == 0) {  // the blank line: not part of the header section
+    end_entity_headers(true);
+    return;
+  }
+  header_octets_ += full + 1;
+  if (!header_overflow_ && header_octets_ > limits_.max_part_header_bytes) {
     header_overflow_ = true;
     listener_.on_limit(MimeLimit::kPartHeaderBytes, header_octets_, limits_.max_part_header_bytes,
                        path());
-    return;
   }
-  if (p) field_.append(p, n);
+  if (!field_.empty() && field_.back() == '\r') field_.pop_back();  // unfold
 }
 
 bool MimeScanner::boundary_line(std::size_t len) {
@@ -151,6 +179,7 @@ bool MimeScanner::boundary_line(std::size_t len) {
 }
 
 void MimeScanner::delimiter(std::size_t level, bool close) {
+  stop_decoding();
   // Headers cut short by a delimiter still name their filenames.
   if (state_ == State::kHeaders) end_entity_headers(false);
   Level& l = levels_[level];
@@ -196,15 +225,126 @@ void MimeScanner::end_entity_headers(bool descend) {
     return;
   }
   if (type == "message/rfc822" || type == "message/global") {
-    // An encoded message/rfc822 body is invalid (RFC 2046 5.2.1) and opaque.
-    if (!encoding_.empty() && encoding_ != "7bit" && encoding_ != "8bit" && encoding_ != "binary")
-      return;
     if (depth_ + 1 > limits_.max_depth) {
       listener_.on_limit(MimeLimit::kDepth, depth_ + 1, limits_.max_depth, path());
       return;
     }
-    begin_entity(depth_ + 1, false);
+    if (encoding_.empty() || encoding_ == "7bit" || encoding_ == "8bit" || encoding_ == "binary")
+      begin_entity(depth_ + 1, false);
+    else if (encoding_ == "base64")
+      start_decoding(Decoding::kBase64);
+    else if (encoding_ == "quoted-printable")
+      start_decoding(Decoding::kQuotedPrintable);
   }
+}
+
+void MimeScanner::start_decoding(Decoding d) {
+  if (!nested_) nested_ = std::make_unique<Nested>(listener_);
+  MimeLimits inner = limits_;
+  inner.max_parts = limits_.max_parts > parts_ ? limits_.max_parts - parts_ : 1;
+  MimeScanner& s = nested_->scanner;
+  s.reset(inner, UINT64_MAX);
+  s.path_ = path_;  // the decoded message's parts are numbered under this one
+  s.begin_entity(depth_ + 1, false);
+  decoding_ = d;
+  b64_acc_ = 0;
+  b64_bits_ = 0;
+  qp_state_ = 0;
+  out_len_ = 0;
+}
+
+void MimeScanner::decode(const char* p, std::size_t n) {
+  static constexpr auto kBase64 = [] {
+    std::array<signed char, 256> t{};
+    t.fill(-1);
+    const char* alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (int i = 0; i < 64; ++i)
+      t[static_cast<unsigned char>(alpha[i])] = static_cast<signed char>(i);
+    return t;
+  }();
+  auto hex = [](char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = p[i];
+    if (decoding_ == Decoding::kBase64) {
+      if (c == '=') {  // padding ends a quantum
+        b64_acc_ = 0;
+        b64_bits_ = 0;
+        continue;
+      }
+      const int v = kBase64[static_cast<unsigned char>(c)];
+      if (v < 0) continue;  // line breaks, blanks and junk are skipped, as decoders do
+      b64_acc_ = ((b64_acc_ << 6) | static_cast<std::uint32_t>(v)) & 0xffffff;
+      b64_bits_ += 6;
+      if (b64_bits_ >= 8) {
+        b64_bits_ -= 8;
+        emit(static_cast<char>((b64_acc_ >> b64_bits_) & 0xff));
+      }
+      continue;
+    }
+    // quoted-printable
+    if (c == '\r') continue;  // the line end is emitted by decode_line_end()
+    if (qp_state_ == 0) {
+      if (c == '=')
+        qp_state_ = 1;
+      else
+        emit(c);
+    } else if (qp_state_ == 1) {
+      if (hex(c) >= 0) {
+        qp_hex_ = c;
+        qp_state_ = 2;
+      } else if (c != ' ' && c != '\t') {  // "= " before a soft break is padding
+        emit('=');
+        emit(c);
+        qp_state_ = 0;
+      }
+    } else {
+      if (hex(c) >= 0) {
+        emit(static_cast<char>(hex(qp_hex_) * 16 + hex(c)));
+      } else {
+        emit('=');
+        emit(qp_hex_);
+        emit(c);
+      }
+      qp_state_ = 0;
+    }
+  }
+}
+
+void MimeScanner::decode_line_end() {
+  if (decoding_ != Decoding::kQuotedPrintable) return;
+  if (qp_state_ == 1) {  // "=" at the end of a line: a soft line break
+    qp_state_ = 0;
+    return;
+  }
+  if (qp_state_ == 2) {
+    emit('=');
+    emit(qp_hex_);
+    qp_state_ = 0;
+  }
+  emit('\r');
+  emit('\n');
+}
+
+void MimeScanner::emit(char c) {
+  out_[out_len_++] = c;
+  if (out_len_ == sizeof out_) flush_decoded();
+}
+
+void MimeScanner::flush_decoded() {
+  if (out_len_ > 0) nested_->scanner.feed(std::string_view(out_, out_len_));
+  out_len_ = 0;
+}
+
+void MimeScanner::stop_decoding() {
+  if (decoding_ == Decoding::kNone) return;
+  flush_decoded();
+  nested_->scanner.finish();
+  decoding_ = Decoding::kNone;
 }
 
 void MimeScanner::flush_field() {

@@ -16,13 +16,21 @@
 // filename, Content-Type name, decoded per mime_params.h), each part's
 // Content-Transfer-Encoding, and each structure limit crossed.
 //
+// A message/rfc822 part sent base64 or quoted-printable encoded (invalid per
+// RFC 2046 5.2.1, but mail clients decode and show it, so it would hide an
+// attachment) is decoded on the fly into a nested scanner whose events are
+// reported with the outer part's number as prefix.
+//
 // Limits (MimeLimits, from mime_structure): nesting depth, part count,
-// boundary length, part header octets. State is O(1) per chunk plus a boundary
-// stack of at most max_depth entries of at most kBoundaryStoreMax octets and
-// one header field buffer of at most max_part_header_bytes. A part nested past
-// max_depth, or with a boundary longer than kBoundaryStoreMax, is scanned as
-// opaque text. A delimiter line longer than kLineCapture octets (boundary plus
-// transport padding) is not recognised.
+// boundary length, part header octets (the blank line that ends a header
+// section is not counted; values are measured at line ends, so they do not
+// depend on chunking). State is O(1) per chunk plus a boundary stack of at
+// most max_depth entries of at most kBoundaryStoreMax octets, one header field
+// buffer of at most max_part_header_bytes, and at most max_depth nested
+// scanners for encoded messages. A part nested past max_depth, or with a
+// boundary longer than kBoundaryStoreMax, is scanned as opaque text. A
+// delimiter line longer than kLineCapture octets (boundary plus transport
+// padding) is not recognised.
 //
 // Errors: none; malformed MIME is parsed the lenient way mail clients do
 // (missing close delimiters, headers cut short by a boundary, junk).
@@ -32,6 +40,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,6 +75,7 @@ class MimeScanner {
   static constexpr std::size_t kLineCapture = 2 + kBoundaryStoreMax + 2 + 64;
 
   explicit MimeScanner(MimeListener& listener);
+  ~MimeScanner();
 
   // Starts a new message. Lines longer than `long_line` are reported.
   void reset(const MimeLimits& limits, std::uint64_t long_line);
@@ -80,6 +90,7 @@ class MimeScanner {
 
  private:
   enum class State : std::uint8_t { kHeaders, kBody };
+  enum class Decoding : std::uint8_t { kNone, kBase64, kQuotedPrintable };
   struct Level {
     std::string boundary;
     std::uint32_t depth = 0;
@@ -87,6 +98,7 @@ class MimeScanner {
     std::size_t path_len = 0;
     bool digest = false;
   };
+  class Nested;
 
   void segment(const char* p, std::size_t n) {
     if (line_len_ == 0) {
@@ -94,17 +106,23 @@ class MimeScanner {
       if (state_ == State::kHeaders && p[0] != ' ' && p[0] != '\t') flush_field();
     }
     if (candidate_) {
-      if (line_len_ + n <= kLineCapture)
+      if (line_len_ + n <= kLineCapture) {
         std::memcpy(line_ + line_len_, p, n);
-      else
-        candidate_ = false;
+      } else {
+        candidate_ = false;  // too long for a delimiter: plain content after all
+        if (decoding_ != Decoding::kNone) decode(line_, line_len_);
+      }
     }
-    if (state_ == State::kHeaders) header_bytes(p, n);
+    if (state_ == State::kHeaders) {
+      const std::size_t cap = limits_.max_part_header_bytes;
+      if (field_.size() < cap) field_.append(p, std::min(n, cap - field_.size()));
+    } else if (decoding_ != Decoding::kNone && !candidate_) {
+      decode(p, n);
+    }
     last_cr_ = p[n - 1] == '\r';
     line_len_ += n;
   }
   void end_line();
-  void header_bytes(const char* p, std::size_t n);
   bool boundary_line(std::size_t len);
   void delimiter(std::size_t level, bool close);
   void begin_entity(std::uint32_t depth, bool default_rfc822);
@@ -113,6 +131,13 @@ class MimeScanner {
   void field(std::string_view name, std::string_view value);
   void report_filename(const StructuredField& f, std::string_view param);
   std::string_view path();
+  // Encoded message/rfc822 parts.
+  void start_decoding(Decoding d);
+  void decode(const char* p, std::size_t n);
+  void decode_line_end();
+  void stop_decoding();
+  void emit(char c);
+  void flush_decoded();
 
   MimeListener& listener_;
   MimeLimits limits_;
@@ -144,6 +169,16 @@ class MimeScanner {
   std::vector<std::uint32_t> path_;
   std::string path_text_;
   std::uint32_t parts_ = 0;
+
+  // Decoding an encoded message/rfc822 part into `nested_`.
+  Decoding decoding_ = Decoding::kNone;
+  std::uint32_t b64_acc_ = 0;
+  int b64_bits_ = 0;
+  int qp_state_ = 0;  // 0: plain, 1: after '=', 2: after '=' and one hex digit
+  char qp_hex_ = 0;
+  char out_[4096];
+  std::size_t out_len_ = 0;
+  std::unique_ptr<Nested> nested_;
 };
 
 }  // namespace esmtp

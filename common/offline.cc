@@ -47,8 +47,14 @@ std::optional<OfflineResult> run_offline(std::shared_ptr<const Config> config, c
   if (!env.tls_version.empty()) s.set_tls(env.tls_version);
   s.set_queue_id(env.queue_id);
   feeder.collect(s.connect(env.client_address, 0, env.client_name));
-  if (!env.helo.empty()) feeder.collect(s.helo(env.helo));
-  bool send_data = !s.disconnected();
+  Action helo_refused = Action::kContinue;
+  if (!env.helo.empty()) {
+    Verdict v = s.helo(env.helo);
+    feeder.collect(v);
+    if (reply_class_for(v.action)) helo_refused = v.action;
+  }
+  // A client whose HELO is refused sends no mail in this test.
+  bool send_data = !s.disconnected() && helo_refused == Action::kContinue;
   if (send_data && env.from) {
     std::vector<std::string_view> params(env.mail_params.begin(), env.mail_params.end());
     feeder.collect(s.mail(*env.from, params));
@@ -77,6 +83,8 @@ std::optional<OfflineResult> run_offline(std::shared_ptr<const Config> config, c
 
   if (s.disconnected()) {
     result.final = "disconnect";
+  } else if (helo_refused != Action::kContinue) {
+    result.final = std::string(to_string(helo_refused));
   } else if (s.decision()) {
     result.final = std::string(to_string(s.decision()->action));
   } else if (!env.rcpts.empty() && s.accepted_recipients() == 0) {

@@ -75,6 +75,12 @@ Action Session::fire(RuleId id, Scope scope, std::string actual, std::string lim
   v.reply = rc.reply;
   v.profile = profile_->name;
 
+  if (is_terminal(v.action) && (scope != Scope::kCommand || v.action == Action::kDisconnect ||
+                                v.action == Action::kDiscard)) {
+    // The transaction ends here: what was being measured is reported first.
+    report_longest_header();
+    report_longest_body();
+  }
   if (logger_) {
     LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
     logger_->verdict(ctx, v);
@@ -147,6 +153,8 @@ void Session::start_transaction() {
   header_octets_ = message_octets_ = 0;
   in_body_ = false;
   fired_.reset();
+  longest_header_ = longest_body_ = longest_body_line_ = 0;
+  longest_header_name_.clear();
   if (!disconnected_) decision_.reset();
   tags_.clear();
   quarantine_reason_.clear();
@@ -298,8 +306,13 @@ Verdict Session::header(std::string_view name, std::string_view value, std::stri
   const std::string where = "header:" + shown(name.substr(0, 64));
 
   if (once(RuleId::kHeaderLineLength) && m.longest_line > max_of(RuleId::kHeaderLineLength)) {
-    mark(RuleId::kHeaderLineLength);
-    fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, m.longest_line, where);
+    if (!reports_longest(RuleId::kHeaderLineLength)) {
+      mark(RuleId::kHeaderLineLength);
+      fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, m.longest_line, where);
+    } else if (m.longest_line > longest_header_) {
+      longest_header_ = m.longest_line;
+      longest_header_name_ = where;
+    }
   }
   if (iequals(name, "to")) ++to_fields_;
   if (once(RuleId::kToFieldsCount) && to_fields_ > max_of(RuleId::kToFieldsCount)) {
@@ -310,14 +323,40 @@ Verdict Session::header(std::string_view name, std::string_view value, std::stri
     mark(RuleId::kHeaderLength);
     fire_limit(RuleId::kHeaderLength, Scope::kTransaction, header_octets_, where);
   }
-  check_message_size();
+  check_message_size(false);
   if (scanning_ && !blocked()) scanner_.header(name, value);
   return outcome();
 }
 
-void Session::check_message_size() {
+void Session::report_longest_header() {
+  const auto idx = static_cast<std::size_t>(RuleId::kHeaderLineLength);
+  if (longest_header_ == 0 || fired_[idx]) return;
+  fired_[idx] = true;
+  fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, longest_header_, longest_header_name_);
+}
+
+void Session::report_longest_body() {
+  const auto idx = static_cast<std::size_t>(RuleId::kBodyLineLength);
+  if (longest_body_ == 0 || fired_[idx]) return;
+  fired_[idx] = true;
+  fire_limit(RuleId::kBodyLineLength, Scope::kTransaction, longest_body_,
+             fmt::format("body:{}", longest_body_line_));
+}
+
+bool Session::needs_body() const {
+  if (blocked()) return false;
+  for (RuleId id : {RuleId::kBodyLineLength, RuleId::kBodyLength, RuleId::kMimeFilenameLength,
+                    RuleId::kMimeFilename, RuleId::kMimeEncoding, RuleId::kMimeStructure})
+    if (active(id) && !fired_[static_cast<std::size_t>(id)]) return true;
+  return false;
+}
+
+// The header section is measured field by field; the body only once it is
+// complete, so the size logged is the message's, whatever the chunking.
+void Session::check_message_size(bool complete) {
   const auto idx = static_cast<std::size_t>(RuleId::kBodyLength);
   if (fired_[idx] || blocked() || !active(RuleId::kBodyLength)) return;
+  if (in_body_ && !complete) return;
   if (message_octets_ <= profile_->rules[idx].max) return;
   fired_[idx] = true;
   fire_limit(RuleId::kBodyLength, Scope::kTransaction, message_octets_,
@@ -330,7 +369,7 @@ Verdict Session::end_of_headers() {
   if (in_body_) return outcome();
   in_body_ = true;
   message_octets_ += 2;  // the empty line
-  check_message_size();
+  report_longest_header();
   if (scanning_ && !blocked()) scanner_.end_of_headers();
   return outcome();
 }
@@ -344,7 +383,6 @@ Verdict Session::body(std::string_view chunk) {
   begin_event();
   if (blocked()) return *decision_;
   message_octets_ += chunk.size();
-  check_message_size();
   if (scanning_ && !blocked()) scanner_.feed(chunk);
   return outcome();
 }
@@ -354,6 +392,8 @@ Verdict Session::end_of_message() {
   begin_event();
   if (blocked()) return *decision_;
   if (scanning_) scanner_.finish();
+  if (!blocked()) report_longest_body();
+  check_message_size(true);
   if (blocked()) return *decision_;
   return outcome();
 }
@@ -372,6 +412,13 @@ void Session::close() {
 void Session::on_long_line(std::uint64_t length, std::uint64_t line_no) {
   const auto idx = static_cast<std::size_t>(RuleId::kBodyLineLength);
   if (fired_[idx] || blocked() || !active(RuleId::kBodyLineLength)) return;
+  if (reports_longest(RuleId::kBodyLineLength)) {
+    if (length > longest_body_) {
+      longest_body_ = length;
+      longest_body_line_ = line_no;
+    }
+    return;
+  }
   fired_[idx] = true;
   fire_limit(RuleId::kBodyLineLength, Scope::kTransaction, length, fmt::format("body:{}", line_no));
 }

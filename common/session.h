@@ -78,6 +78,10 @@ class Session : private MimeListener {
   // The verdict that ended the transaction or session, if any.
   const std::optional<Verdict>& decision() const { return decision_; }
   bool disconnected() const { return disconnected_; }
+  // False once no rule can still act on more body octets (every body rule has
+  // fired, none is enabled, or the transaction is decided): the front end may
+  // tell the MTA to stop sending the body (SMFIS_SKIP).
+  bool needs_body() const;
   std::uint32_t accepted_recipients() const { return accepted_; }
   std::uint32_t refused_recipients() const { return refused_; }
 
@@ -100,7 +104,16 @@ class Session : private MimeListener {
                     std::string detail = {}, std::string_view rcpt = {});
   void select(bool authenticated);
   void start_transaction();
-  void check_message_size();
+  void check_message_size(bool complete);
+  // Reports the longest header/body line seen so far (rules that let mail
+  // through report at the end of their stage, or before a verdict ends it).
+  void report_longest_header();
+  void report_longest_body();
+  // Rules whose action does not end the transaction report the longest value
+  // once the stage is over; the others act on the first value over the limit.
+  bool reports_longest(RuleId id) const {
+    return !is_terminal(profile_->rules[static_cast<std::size_t>(id)].action);
+  }
   bool forbidden_character(std::string_view address, char* found) const;
 
   // MimeListener
@@ -138,6 +151,10 @@ class Session : private MimeListener {
   bool in_body_ = false;
   bool scanning_ = false;
   std::bitset<kRuleCount> fired_;
+  std::uint64_t longest_header_ = 0;  // over the limit, reported at end of headers
+  std::string longest_header_name_;
+  std::uint64_t longest_body_ = 0;  // over the limit, reported at end of message
+  std::uint64_t longest_body_line_ = 0;
   std::optional<Verdict> decision_;
   std::vector<std::string> tags_;
   std::string quarantine_reason_;

@@ -240,6 +240,15 @@ TEST(ConfigLoader, ShippedConfigIsTheGeneratedOne) {
       << "run: cmake --build build --target default-config";
 }
 
+TEST(ConfigLoader, ProfilesInheritTheTopLevelWhereverTheyStand) {
+  LoadResult r = load_config_string(
+      "profiles:\n  - { name: p, match: { clients: [10.0.0.0/8] } }\n"
+      "rules:\n  mime_filename: { patterns: ['*.exe'] }\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(
+      r.config->profiles[0].rules[static_cast<std::size_t>(RuleId::kMimeFilename)].enabled());
+}
+
 TEST(ProfileSelection, FirstMatchWins) {
   LoadResult r = load_config_string(
       "profiles:\n"

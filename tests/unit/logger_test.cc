@@ -27,8 +27,7 @@ Verdict sample() {
 }
 
 LogContext context() {
-  return {
-      "4F2A1B3C7D", "mx.example.org", "203.0.113.5", "mx.example.org", "a@example.org", true};
+  return {"4F2A1B3C7D", "mx.example.org", "203.0.113.5", "mx.example.org", "a@example.org", true};
 }
 
 TEST(Logger, TextLineIsTheSpecExample) {

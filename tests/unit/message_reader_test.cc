@@ -49,6 +49,13 @@ TEST(MessageReader, NonHeaderLineStartsTheBody) {
   EXPECT_EQ(e.body, "this is not a header\nmore\n");
 }
 
+TEST(MessageReader, ObsoleteBlankBeforeColonIsAHeader) {
+  Events e = read("X-Mailer : x\r\nSubject: s\r\n\r\nbody\r\n", 3);
+  ASSERT_EQ(e.headers.size(), 2u);
+  EXPECT_EQ(e.headers[0], "X-Mailer|x|12|14");
+  EXPECT_EQ(e.body, "body\r\n");
+}
+
 TEST(MessageReader, MboxFromLineIsSkipped) {
   Events e = read("From a@example.org Mon Jan  1 00:00:00 2024\nSubject: x\n\nb\n", 3);
   ASSERT_EQ(e.headers.size(), 1u);

@@ -101,6 +101,14 @@ TEST(Rfc2231, InvalidUtf8IsMeasuredRaw) {
   EXPECT_FALSE(decoded);
 }
 
+TEST(Rfc2047, Raw8BitNameThatIsNotUtf8IsUndecodable) {
+  bool decoded = true;
+  EXPECT_EQ(filename("attachment; filename=\"caf\xe9.txt\"", &decoded), "caf\xe9.txt");
+  EXPECT_FALSE(decoded);
+  EXPECT_EQ(filename("attachment; filename=\"caf\xc3\xa9.txt\"", &decoded), "caf\xc3\xa9.txt");
+  EXPECT_TRUE(decoded);  // raw UTF-8 (RFC 6532) needs no decoding
+}
+
 TEST(Rfc2047, BEncodedWordInQuotes) {
   EXPECT_EQ(filename("attachment; filename=\"=?UTF-8?B?w6TDtsO8LnBkZg==?=\""),
             "\xC3\xA4\xC3\xB6\xC3\xBC.pdf");

@@ -148,11 +148,11 @@ TEST(MimeScanner, DigestPartsDefaultToMessageRfc822) {
   EXPECT_EQ(scan("multipart/digest; boundary=d", body), (Events{"file 1 filename=d1.txt"}));
 }
 
-TEST(MimeScanner, EncodedMessageRfc822IsOpaque) {
+TEST(MimeScanner, MessageRfc822WithUnknownEncodingIsOpaque) {
   std::string body =
-      "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: x-gzip64\r\n\r\n"
       "Content-Disposition: attachment; filename=hidden.txt\r\n--b--\r\n";
-  EXPECT_EQ(scan("multipart/mixed; boundary=b", body), (Events{"cte 1 base64"}));
+  EXPECT_EQ(scan("multipart/mixed; boundary=b", body), (Events{"cte 1 x-gzip64"}));
 }
 
 TEST(MimeScanner, DepthLimit) {
@@ -195,15 +195,92 @@ TEST(MimeScanner, BoundaryLengthLimit) {
             (Events{"limit max_boundary_length 300>70 at root"}));
 }
 
-TEST(MimeScanner, PartHeaderBytesLimitStopsStoring) {
+TEST(MimeScanner, PartHeaderBytesLimitIsReportedAndLaterFieldsStillCount) {
   MimeLimits limits;
   limits.max_part_header_bytes = 1024;
   std::string body = "--b\r\n";
-  for (int i = 0; i < 100; ++i) body += "X-Junk: " + std::string(50, 'j') + "\r\n";
+  for (int i = 0; i < 100; ++i) body += "X-Junk: " + std::string(50, 'j') + "\r\n";  // 60 each
   body += "Content-Disposition: attachment; filename=after-limit.exe\r\n\r\nx\r\n--b--\r\n";
-  Events e = scan("multipart/mixed; boundary=b", body, 0, limits);
-  ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0].substr(0, 29), "limit max_part_header_bytes 1");
+  // Padding cannot hide a filename from a rule in log or monitor mode.
+  Events want{"limit max_part_header_bytes 1080>1024 at 1", "file 1 filename=after-limit.exe"};
+  for (std::size_t chunk : {0u, 1u, 7u, 100u})
+    EXPECT_EQ(scan("multipart/mixed; boundary=b", body, chunk, limits), want);
+}
+
+TEST(MimeScanner, PartHeaderBytesExactlyAtTheLimitExcludeTheBlankLine) {
+  MimeLimits limits;
+  limits.max_part_header_bytes = 1024;
+  // One field of exactly 1024 octets with its CRLF, then the blank line.
+  std::string field = "X-Pad: " + std::string(1024 - 7 - 2, 'p') + "\r\n";
+  ASSERT_EQ(field.size(), 1024u);
+  EXPECT_EQ(scan("multipart/mixed; boundary=b", "--b\r\n" + field + "\r\nx\r\n--b--\r\n", 0, limits,
+                 2000),
+            Events{});
+  std::string over = "X-Pad: " + std::string(1024 - 7 - 1, 'p') + "\r\n";
+  EXPECT_EQ(
+      scan("multipart/mixed; boundary=b", "--b\r\n" + over + "\r\nx\r\n--b--\r\n", 0, limits, 2000),
+      (Events{"limit max_part_header_bytes 1025>1024 at 1"}));
+}
+
+std::string base64(std::string_view in) {
+  static const char* a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) |
+                 (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], a[v & 63]};
+  }
+  if (in.size() - i == 1) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    out += {a[v >> 18], a[(v >> 12) & 63], '=', '='};
+  } else if (in.size() - i == 2) {
+    unsigned v =
+        (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
+    out += {a[v >> 18], a[(v >> 12) & 63], a[(v >> 6) & 63], '='};
+  }
+  std::string wrapped;
+  for (std::size_t k = 0; k < out.size(); k += 76) wrapped += out.substr(k, 76) + "\r\n";
+  return wrapped;
+}
+
+const char kInnerMessage[] =
+    "Subject: invoice\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=in\r\n\r\n"
+    "--in\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+    "--in\r\nContent-Type: application/octet-stream\r\n"
+    "Content-Disposition: attachment; filename=\"setup.exe\"\r\n\r\nTVqQAAMA\r\n--in--\r\n";
+
+TEST(MimeScanner, Base64EncodedMessageRfc822IsDecodedAndScanned) {
+  std::string body =
+      "--b\r\nContent-Type: text/plain\r\n\r\nFYI\r\n"
+      "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64(kInnerMessage) + "--b--\r\n";
+  Events want{"cte 2 base64", "file 2.2 filename=setup.exe"};
+  for (std::size_t chunk : {0u, 1u, 3u, 77u})
+    EXPECT_EQ(scan("multipart/mixed; boundary=b", body, chunk), want) << chunk;
+}
+
+TEST(MimeScanner, QuotedPrintableEncodedMessageRfc822IsDecodedAndScanned) {
+  // Soft line breaks split the header; =3D and =22 hide the parameter syntax.
+  std::string body =
+      "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n"
+      "Subject: x\r\nContent-Disposition: attachment; "
+      "file=\r\nname=3D=22evil.exe=22\r\n\r\nbody\r\n"
+      "--b--\r\n";
+  Events want{"cte 1 quoted-printable", "file 1 filename=evil.exe"};
+  for (std::size_t chunk : {0u, 1u, 5u})
+    EXPECT_EQ(scan("multipart/mixed; boundary=b", body, chunk), want) << chunk;
+}
+
+TEST(MimeScanner, EncodedMessageDepthCountsTowardsTheLimit) {
+  MimeLimits limits;
+  limits.max_depth = 1;
+  std::string body =
+      "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+      base64(kInnerMessage) + "--b--\r\n";
+  EXPECT_EQ(scan("multipart/mixed; boundary=b", body, 0, limits),
+            (Events{"cte 1 base64", "limit max_depth 2>1 at 1"}));
 }
 
 TEST(MimeScanner, BinaryGarbageAndNulBytes) {
@@ -214,7 +291,8 @@ TEST(MimeScanner, BinaryGarbageAndNulBytes) {
   body += "\r\n--b--\r\n";
   Events e = scan("multipart/mixed; boundary=b", body, 3);
   ASSERT_EQ(e.size(), 1u);
-  EXPECT_EQ(e[0], std::string("file 1 name=a\0\xff\xfe.txt", 20));
+  // Not UTF-8 and no charset: measured raw, and said so.
+  EXPECT_EQ(e[0], std::string("file 1 name=a\0\xff\xfe.txt raw", 24));
 }
 
 TEST(MimeScanner, ResetStartsAFreshMessage) {

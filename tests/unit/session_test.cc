@@ -199,15 +199,17 @@ TEST_F(SessionTest, BodyLineLengthLogsByDefaultAndDeliveryContinues) {
   envelope();
   s().header("Subject", "x");
   s().end_of_headers();
-  std::string body = "short\r\n" + std::string(999, 'b') + "\r\n";
-  // One octet at a time: the line and its CRLF split across chunks.
-  for (char c : body) EXPECT_TRUE(s().body(std::string_view(&c, 1)).action != Action::kReject);
+  std::string body = "short\r\n" + std::string(999, 'b') + "\r\n" + std::string(1500, 'c') +
+                     "\r\n" + std::string(1000, 'd') + "\r\n";
+  // One octet at a time: the lines and their CRLFs split across chunks.
+  for (char c : body) EXPECT_TRUE(s().body(std::string_view(&c, 1)).is_continue());
+  // A rule that lets the message through reports the longest line, once.
   Verdict eom = s().end_of_message();
-  EXPECT_TRUE(eom.is_continue());
+  EXPECT_EQ(eom.action, Action::kLog);
   EXPECT_FALSE(s().decision());
   ASSERT_EQ(logs().size(), 1u);
-  EXPECT_THAT(logs()[0], HasSubstr("action=log rule=body_line_length actual=999 limit=998 "
-                                   "where=body:2"));
+  EXPECT_THAT(logs()[0], HasSubstr("action=log rule=body_line_length actual=1500 limit=998 "
+                                   "where=body:3"));
   EXPECT_THAT(logs()[0], ::testing::Not(HasSubstr("reply=")));
 }
 
@@ -311,12 +313,16 @@ TEST_F(SessionTest, TagAndQuarantineAreCollectedForEndOfMessage) {
       "  header_line_length: { action: tag }\n"
       "  to_fields_count: { max: 1, action: quarantine }\n");
   envelope();
-  EXPECT_EQ(s().header("Subject", std::string(1000, 'x')).action, Action::kTag);
+  EXPECT_TRUE(s().header("Subject", std::string(1000, 'x')).is_continue());   // 1009
+  EXPECT_TRUE(s().header("X-Longer", std::string(1100, 'x')).is_continue());  // 1110
   s().header("To", "a@example.net");
   EXPECT_EQ(s().header("To", "b@example.net").action, Action::kQuarantine);
+  // The longest header line is tagged when the header section ends.
+  EXPECT_EQ(s().end_of_headers().action, Action::kTag);
+  EXPECT_EQ(s().last()[0].where, "header:X-Longer");
   EXPECT_TRUE(s().end_of_message().is_continue());
   EXPECT_THAT(s().tags(),
-              ElementsAre("rule=header_line_length; result=fail; actual=1009; limit=998"));
+              ElementsAre("rule=header_line_length; result=fail; actual=1110; limit=998"));
   EXPECT_TRUE(s().quarantined());
   EXPECT_EQ(s().quarantine_reason(), "esmtp-inspect rule=to_fields_count");
 }
@@ -356,9 +362,13 @@ TEST_F(SessionTest, BodyLengthFromSizeAndActual) {
   s().header("Subject", "x");                                   // 12 octets with CRLF
   s().end_of_headers();                                         // +2
   EXPECT_TRUE(s().body(std::string(2034, 'b')).is_continue());  // 2048
-  Verdict over = s().body("b");
+  EXPECT_TRUE(s().body("b").is_continue());
+  EXPECT_TRUE(s().body("bb").is_continue());
+  // Measured once the message is complete: the size logged is the message's.
+  Verdict over = s().end_of_message();
   EXPECT_EQ(over.rule, "body_length");
-  EXPECT_EQ(over.actual, "2049");
+  EXPECT_EQ(over.actual, "2051");
+  EXPECT_EQ(over.where, "body");
 }
 
 TEST_F(SessionTest, PlaintextSession) {

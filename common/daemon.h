@@ -1,0 +1,74 @@
+// daemon: process plumbing shared by esmtp-inspect-milter and -policyd.
+//
+// Runtime holds the configuration and logger that new connections take; a
+// reload (SIGHUP) builds new ones and swaps them atomically, so a connection
+// in flight keeps the pair it started with (both are reference counted). A
+// file with errors is logged and the running configuration stays.
+//
+// Also: dropping root privileges after binding, detaching from the terminal,
+// and the socket-file permissions both daemons use.
+//
+// Thread-safety: Runtime's methods may be called from any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "common/config.h"
+#include "common/logger.h"
+
+namespace esmtp {
+
+class Runtime {
+ public:
+  Runtime(std::string config_path, std::string tag, std::shared_ptr<const Config> config,
+          std::shared_ptr<Logger> logger)
+      : path_(std::move(config_path)),
+        tag_(std::move(tag)),
+        config_(std::move(config)),
+        logger_(std::move(logger)) {}
+
+  std::pair<std::shared_ptr<const Config>, std::shared_ptr<Logger>> current() const {
+    std::lock_guard lock(mu_);
+    return {config_, logger_};
+  }
+  std::shared_ptr<Logger> logger() const { return current().second; }
+
+  // Reloads the file; returns true when the new configuration is in use.
+  bool reload();
+
+ private:
+  std::string path_;
+  std::string tag_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<Logger> logger_;
+};
+
+// Resolves a user and group; nullopt with a message when they do not exist.
+struct Identity {
+  uid_t uid;
+  gid_t gid;
+};
+std::optional<Identity> lookup_user(const std::string& user, std::string* error);
+std::optional<gid_t> lookup_group(const std::string& group, std::string* error);
+
+// When running as root and `user` is not empty: set groups, gid and uid to
+// those of `user`. Returns false with a message on failure.
+bool drop_privileges(const std::string& user, std::string* error);
+
+// Gives a unix socket file mode 0660 and the group `group` (if not empty).
+bool secure_socket_file(const std::string& path, const std::string& group, std::string* error);
+
+// Forks into the background with a new session; stdio goes to /dev/null.
+// Returns false (and the error) when it cannot.
+bool detach(std::string* error);
+
+bool operator==(const LogConfig& a, const LogConfig& b);
+
+}  // namespace esmtp

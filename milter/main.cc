@@ -1,0 +1,347 @@
+// esmtp-inspect-milter: the libmilter daemon for Postfix and Sendmail.
+//
+//   esmtp-inspect-milter [-c FILE] [-f] [-s SOCKET] [--pidfile FILE]
+//                        [--check-config] [--version]
+//
+// Signals: SIGHUP reloads the configuration (a file with errors is logged and
+// the running one stays; connections in flight finish on the configuration
+// they started with); SIGTERM and SIGINT stop cleanly.
+//
+// libmilter's own signal thread treats SIGHUP as "stop" (which is why other
+// milters reload on SIGUSR1). So the signals are blocked before any thread
+// exists, smfi_main() runs in a worker thread, and the main thread waits for
+// them in sigwait(): Linux hands a process-directed signal to the thread-group
+// leader when it is waiting for it, so libmilter's thread never sees SIGHUP.
+#include <libmilter/mfapi.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "common/config_loader.h"
+#include "common/daemon.h"
+#include "milter/milter_connection.h"
+
+namespace esmtp {
+namespace {
+
+constexpr int kExitConfig = 78;  // EX_CONFIG
+constexpr const char* kTag = "esmtp-inspect-milter";
+
+Runtime* g_runtime = nullptr;
+
+class LibmilterContext : public MtaContext {
+ public:
+  explicit LibmilterContext(SMFICTX* ctx) : ctx_(ctx) {}
+
+  std::optional<std::string> macro(const char* name) override {
+    const char* v = smfi_getsymval(ctx_, const_cast<char*>(name));
+    if (!v) return std::nullopt;
+    return std::string(v);
+  }
+  bool set_reply(const Reply& r) override {
+    // libmilter drops a reply text with a lone '%'; double them.
+    std::string text;
+    for (char c : r.text) {
+      text += c;
+      if (c == '%') text += '%';
+    }
+    std::string code = std::to_string(r.code);
+    return smfi_setreply(ctx_, code.data(),
+                         r.enhanced.empty() ? nullptr : const_cast<char*>(r.enhanced.c_str()),
+                         text.data()) == MI_SUCCESS;
+  }
+  bool add_header(std::string_view name, std::string_view value) override {
+    std::string n(name), v(value);
+    return smfi_addheader(ctx_, n.data(), v.data()) == MI_SUCCESS;
+  }
+  bool quarantine(std::string_view reason) override {
+    std::string r(reason);
+    return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
+  }
+
+ private:
+  SMFICTX* ctx_;
+};
+
+sfsistat status(MilterStatus s) {
+  switch (s) {
+    case MilterStatus::kReject:
+      return SMFIS_REJECT;
+    case MilterStatus::kTempfail:
+      return SMFIS_TEMPFAIL;
+    case MilterStatus::kDiscard:
+      return SMFIS_DISCARD;
+    case MilterStatus::kSkip:
+      return SMFIS_SKIP;
+    case MilterStatus::kContinue:
+      break;
+  }
+  return SMFIS_CONTINUE;
+}
+
+MilterConnection* connection(SMFICTX* ctx) {
+  return static_cast<MilterConnection*>(smfi_getpriv(ctx));
+}
+
+// Creates the per-connection object when the MTA did not negotiate (old
+// protocol versions call xxfi_connect first).
+MilterConnection* ensure_connection(SMFICTX* ctx) {
+  if (auto* c = connection(ctx)) return c;
+  auto [config, logger] = g_runtime->current();
+  auto* c = new MilterConnection(config, logger, MilterFeatures{});
+  smfi_setpriv(ctx, c);
+  return c;
+}
+
+// A callback must never let an exception into libmilter's C code: log it and
+// tempfail this connection only.
+template <typename F>
+sfsistat guarded(SMFICTX* ctx, const char* stage, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    g_runtime->logger()->error("{}: internal error: {}; tempfailing", stage, e.what());
+  } catch (...) {
+    g_runtime->logger()->error("{}: internal error; tempfailing", stage);
+  }
+  (void)ctx;
+  return SMFIS_TEMPFAIL;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long,
+                      unsigned long, unsigned long* pf0, unsigned long* pf1, unsigned long* pf2,
+                      unsigned long* pf3) {
+  return guarded(ctx, "negotiate", [&] {
+    auto [config, logger] = g_runtime->current();
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+    MilterFeatures features;
+    unsigned long want = SMFIP_RCPT_REJ | SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+    // Skip what no enabled rule reads.
+    if (!config_reads_headers(*config)) want |= SMFIP_NOHDRS | SMFIP_NOEOH;
+    if (!config_reads_body(*config)) want |= SMFIP_NOBODY;
+    want |= SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    *pf1 = f1 & want;
+    *pf2 = 0;
+    *pf3 = 0;
+    features.rejected_rcpts = *pf1 & SMFIP_RCPT_REJ;
+    features.leading_space = *pf1 & SMFIP_HDR_LEADSPC;
+    features.skip = *pf1 & SMFIP_SKIP;
+    if (*pf0 & SMFIF_SETSYMLIST) {
+      // Ask for exactly the macros we use, whatever the MTA sends by default.
+      smfi_setsymlist(
+          ctx, SMFIM_CONNECT,
+          const_cast<char*>("j {daemon_name} {daemon_addr} {client_addr} {client_name}"));
+      smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>("{tls_version}"));
+      smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen} {tls_version}"));
+      smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i {rcpt_mailer}"));
+      smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
+      smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+    }
+    delete connection(ctx);
+    smfi_setpriv(ctx, new MilterConnection(config, logger, features));
+    return SMFIS_CONTINUE;
+  });
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
+  return guarded(ctx, "connect", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->connect(mta, hostname, addr));
+  });
+}
+
+sfsistat on_helo(SMFICTX* ctx, char* name) {
+  return guarded(ctx, "helo", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->helo(mta, name));
+  });
+}
+
+std::span<const char* const> args(char** argv) {
+  std::size_t n = 0;
+  while (argv && argv[n]) ++n;
+  return {const_cast<const char* const*>(argv), n};
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "mail", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->envfrom(mta, args(argv)));
+  });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+  return guarded(ctx, "rcpt", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->envrcpt(mta, args(argv)));
+  });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+  return guarded(ctx, "header", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->header(mta, name, value));
+  });
+}
+
+sfsistat on_eoh(SMFICTX* ctx) {
+  return guarded(ctx, "eoh", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->eoh(mta));
+  });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
+  return guarded(ctx, "body", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->body(mta, data, len));
+  });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+  return guarded(ctx, "eom", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->eom(mta));
+  });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+  if (auto* c = connection(ctx)) c->abort();
+  return SMFIS_CONTINUE;
+}
+
+// Called for every connection that got a context, whatever happened before.
+sfsistat on_close(SMFICTX* ctx) {
+  delete connection(ctx);
+  smfi_setpriv(ctx, nullptr);
+  return SMFIS_CONTINUE;
+}
+
+std::string unix_socket_path(const std::string& spec) {
+  for (const char* prefix : {"unix:", "local:"})
+    if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
+  if (!spec.empty() && spec.front() == '/') return spec;
+  return {};
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"esmtp-inspect-milter: SMTP inspection rules as a Postfix/Sendmail milter"};
+  std::string config_path = "/etc/esmtp-inspect/esmtp-inspect.yaml";
+  std::string socket, pidfile;
+  bool foreground = false, check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file");
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
+  app.add_option("-s,--socket", socket,
+                 "listen socket, overrides milter.socket (unix:/path or inet:PORT@HOST)");
+  app.add_option("--pidfile", pidfile, "write the process ID to this file");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  LoadResult loaded = load_config_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << kTag << ": " << e.str() << "\n";
+    return kExitConfig;
+  }
+  if (check_only) {
+    std::cout << config_path << ": configuration is valid\n";
+    return 0;
+  }
+  std::shared_ptr<const Config> config = loaded.config;
+  std::string error;
+  std::shared_ptr<Logger> logger = Logger::from_config(config->log, kTag, &error);
+  if (!logger) {
+    std::cerr << kTag << ": " << error << "\n";
+    return kExitConfig;
+  }
+  if (socket.empty()) socket = config->milter.socket;
+
+  if (!foreground && !detach(&error)) {
+    logger->error("{}", error);
+    return 1;
+  }
+  // Before any thread exists, so that every thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  smfiDesc desc{};
+  desc.xxfi_name = const_cast<char*>(kTag);
+  desc.xxfi_version = SMFI_VERSION;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+  desc.xxfi_connect = on_connect;
+  desc.xxfi_helo = on_helo;
+  desc.xxfi_envfrom = on_envfrom;
+  desc.xxfi_envrcpt = on_envrcpt;
+  desc.xxfi_header = on_header;
+  desc.xxfi_eoh = on_eoh;
+  desc.xxfi_body = on_body;
+  desc.xxfi_eom = on_eom;
+  desc.xxfi_abort = on_abort;
+  desc.xxfi_close = on_close;
+  desc.xxfi_negotiate = on_negotiate;
+
+  const std::string path = unix_socket_path(socket);
+  mode_t old_umask = umask(0117);  // the socket is born 0660
+  if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
+      smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
+      smfi_opensocket(true) != MI_SUCCESS) {
+    logger->error("cannot listen on {}: check the path or port and permissions", socket);
+    return 1;
+  }
+  umask(old_umask);
+  if (!path.empty() && !secure_socket_file(path, config->milter.group, &error)) {
+    logger->error("{}", error);
+    return kExitConfig;
+  }
+  if (!pidfile.empty()) std::ofstream(pidfile) << getpid() << "\n";
+  if (!drop_privileges(config->milter.user, &error)) {
+    logger->error("{}", error);
+    return kExitConfig;
+  }
+
+  Runtime runtime(config_path, kTag, config, logger);
+  g_runtime = &runtime;
+  logger->info("starting: socket={} config={} user={}", socket, config_path,
+               geteuid() == 0 ? "root" : config->milter.user);
+
+  std::atomic<int> milter_rc{0};
+  std::thread worker([&] {
+    milter_rc = smfi_main();
+    // Wake the main thread if libmilter stopped on its own.
+    kill(getpid(), SIGTERM);
+  });
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      runtime.reload();
+      continue;
+    }
+    runtime.logger()->info("stopping on signal {}", sig);
+    smfi_stop();
+    break;
+  }
+  worker.join();
+  if (!path.empty()) unlink(path.c_str());
+  runtime.logger()->info("stopped");
+  return milter_rc == MI_SUCCESS ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace esmtp
+
+int main(int argc, char** argv) {
+  return esmtp::run(argc, argv);
+}

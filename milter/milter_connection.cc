@@ -1,0 +1,163 @@
+#include "milter/milter_connection.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+namespace esmtp {
+namespace {
+
+bool reads(const Profile& p, std::initializer_list<RuleId> ids) {
+  if (!p.inspect) return false;
+  for (RuleId id : ids)
+    if (p.rules[static_cast<std::size_t>(id)].enabled()) return true;
+  return false;
+}
+
+constexpr std::initializer_list<RuleId> kBodyRules = {
+    RuleId::kBodyLineLength, RuleId::kBodyLength,   RuleId::kMimeFilenameLength,
+    RuleId::kMimeFilename,   RuleId::kMimeEncoding, RuleId::kMimeStructure};
+// MIME rules need the top-level Content-Type, so they read headers too.
+constexpr std::initializer_list<RuleId> kHeaderRules = {
+    RuleId::kHeaderLineLength, RuleId::kHeaderLength,       RuleId::kToFieldsCount,
+    RuleId::kBodyLength,       RuleId::kMimeFilenameLength, RuleId::kMimeFilename,
+    RuleId::kMimeEncoding,     RuleId::kMimeStructure};
+
+template <typename F>
+bool any_profile(const Config& c, F&& f) {
+  if (f(c.defaults)) return true;
+  for (const auto& p : c.profiles)
+    if (f(p)) return true;
+  return false;
+}
+
+}  // namespace
+
+bool config_reads_headers(const Config& c) {
+  return any_profile(c, [](const Profile& p) { return reads(p, kHeaderRules); });
+}
+
+bool config_reads_body(const Config& c) {
+  return any_profile(c, [](const Profile& p) { return reads(p, kBodyRules); });
+}
+
+std::string sockaddr_text(const sockaddr* addr) {
+  if (!addr) return {};
+  char buf[INET6_ADDRSTRLEN] = "";
+  if (addr->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(addr)->sin_addr, buf, sizeof buf);
+  } else if (addr->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(addr)->sin6_addr, buf, sizeof buf);
+  }
+  return buf;
+}
+
+MilterConnection::MilterConnection(std::shared_ptr<const Config> config,
+                                   std::shared_ptr<Logger> logger, MilterFeatures features)
+    : config_(config),
+      logger_(std::move(logger)),
+      features_(features),
+      session_(std::move(config), logger_.get()) {}
+
+MilterStatus MilterConnection::reply(MtaContext& mta, const Verdict& v) {
+  switch (v.action) {
+    case Action::kReject:
+    case Action::kTempfail:
+    case Action::kDisconnect:
+      // Postfix and Sendmail close the session after a 421 reply.
+      mta.set_reply(v.reply);
+      return v.action == Action::kReject ? MilterStatus::kReject : MilterStatus::kTempfail;
+    case Action::kDiscard:
+      return MilterStatus::kDiscard;
+    default:
+      return MilterStatus::kContinue;
+  }
+}
+
+void MilterConnection::take_queue_id(MtaContext& mta) {
+  if (auto id = mta.macro("i")) session_.set_queue_id(*id);
+}
+
+MilterStatus MilterConnection::connect(MtaContext& mta, const char* hostname,
+                                       const sockaddr* addr) {
+  std::string ip = sockaddr_text(addr);
+  if (ip.empty())
+    if (auto a = mta.macro("{client_addr}")) ip = *a;
+  std::string name = hostname ? hostname : "";
+  // libmilter passes "[1.2.3.4]" when the client has no name: Postfix's "unknown".
+  if (!name.empty() && name.front() == '[') name = "unknown";
+  if (auto d = mta.macro("{daemon_name}")) session_.set_daemon(*d);
+  return reply(mta, session_.connect(ip, 0, name));
+}
+
+MilterStatus MilterConnection::helo(MtaContext& mta, const char* name) {
+  if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
+  return reply(mta, session_.helo(name ? name : ""));
+}
+
+MilterStatus MilterConnection::envfrom(MtaContext& mta, std::span<const char* const> argv) {
+  if (argv.empty() || !argv[0]) return MilterStatus::kContinue;
+  take_queue_id(mta);
+  if (auto user = mta.macro("{auth_authen}")) session_.set_authenticated(*user);
+  if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
+  std::string_view params[32];
+  std::size_t n = 0;
+  for (std::size_t i = 1; i < argv.size() && argv[i] && n < std::size(params); ++i)
+    params[n++] = argv[i];
+  return reply(mta, session_.mail(argv[0], std::span(params, n)));
+}
+
+MilterStatus MilterConnection::envrcpt(MtaContext& mta, std::span<const char* const> argv) {
+  if (argv.empty() || !argv[0]) return MilterStatus::kContinue;
+  take_queue_id(mta);
+  const auto mailer = mta.macro("{rcpt_mailer}");
+  const bool rejected = features_.rejected_rcpts && mailer && *mailer == "error";
+  std::string_view params[32];
+  std::size_t n = 0;
+  for (std::size_t i = 1; i < argv.size() && argv[i] && n < std::size(params); ++i)
+    params[n++] = argv[i];
+  return reply(mta, session_.rcpt(argv[0], std::span(params, n), rejected));
+}
+
+MilterStatus MilterConnection::header(MtaContext& mta, const char* name, const char* value) {
+  if (!name) return MilterStatus::kContinue;
+  std::string_view v = value ? value : "";
+  if (features_.leading_space) {
+    // The value is exactly what followed the colon: measure the field as sent.
+    std::string raw = std::string(name) + ":";
+    raw += v;
+    std::string_view trimmed = v;
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
+      trimmed.remove_prefix(1);
+    return reply(mta, session_.header(name, trimmed, raw));
+  }
+  return reply(mta, session_.header(name, v));
+}
+
+MilterStatus MilterConnection::eoh(MtaContext& mta) {
+  take_queue_id(mta);
+  return reply(mta, session_.end_of_headers());
+}
+
+MilterStatus MilterConnection::body(MtaContext& mta, const unsigned char* data, std::size_t len) {
+  MilterStatus s =
+      reply(mta, session_.body(std::string_view(reinterpret_cast<const char*>(data), len)));
+  if (s == MilterStatus::kContinue && features_.skip && !session_.needs_body())
+    return MilterStatus::kSkip;
+  return s;
+}
+
+MilterStatus MilterConnection::eom(MtaContext& mta) {
+  take_queue_id(mta);
+  MilterStatus s = reply(mta, session_.end_of_message());
+  if (s != MilterStatus::kContinue) return s;
+  for (const auto& tag : session_.tags())
+    mta.add_header("X-ESMTP-Inspect", features_.leading_space ? " " + tag : tag);
+  if (session_.quarantined()) mta.quarantine(session_.quarantine_reason());
+  return MilterStatus::kContinue;
+}
+
+void MilterConnection::abort() {
+  session_.reset();
+}
+
+}  // namespace esmtp

@@ -1,0 +1,86 @@
+// milter_connection: the milter front end's per-connection logic.
+//
+// Maps libmilter callbacks to Session events and verdicts back to milter
+// replies (SPEC section 6), and nothing else: every decision is the engine's.
+// The MTA is reached only through MtaContext, so unit tests drive this class
+// without libmilter or sockets (the OpenDKIM test-shim approach).
+//
+// Inputs: callback arguments and MTA macros: i (queue ID), j and
+// {daemon_addr}/{daemon_name} (profiles), {client_addr}/{client_name},
+// {auth_authen}, {tls_version}, {rcpt_mailer} ("error" marks a recipient the
+// MTA rejected, sent because we negotiate SMFIP_RCPT_REJ).
+//
+// Thread-safety: one object per SMTP connection; libmilter calls a
+// connection's callbacks one at a time.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "common/config.h"
+#include "common/logger.h"
+#include "common/session.h"
+
+namespace esmtp {
+
+// What a callback tells libmilter.
+enum class MilterStatus { kContinue, kReject, kTempfail, kDiscard, kSkip };
+
+// The MTA side of one connection (libmilter's smfi_* calls).
+class MtaContext {
+ public:
+  virtual ~MtaContext() = default;
+  virtual std::optional<std::string> macro(const char* name) = 0;
+  virtual bool set_reply(const Reply& reply) = 0;
+  virtual bool add_header(std::string_view name, std::string_view value) = 0;
+  virtual bool quarantine(std::string_view reason) = 0;
+};
+
+// Protocol features the MTA offered and we took (from xxfi_negotiate).
+struct MilterFeatures {
+  bool skip = false;            // SMFIS_SKIP may be returned from body
+  bool leading_space = false;   // header values carry their leading blank
+  bool rejected_rcpts = false;  // recipients the MTA rejected are passed on
+};
+
+class MilterConnection {
+ public:
+  MilterConnection(std::shared_ptr<const Config> config, std::shared_ptr<Logger> logger,
+                   MilterFeatures features);
+
+  MilterStatus connect(MtaContext& mta, const char* hostname, const sockaddr* addr);
+  MilterStatus helo(MtaContext& mta, const char* name);
+  MilterStatus envfrom(MtaContext& mta, std::span<const char* const> argv);
+  MilterStatus envrcpt(MtaContext& mta, std::span<const char* const> argv);
+  MilterStatus header(MtaContext& mta, const char* name, const char* value);
+  MilterStatus eoh(MtaContext& mta);
+  MilterStatus body(MtaContext& mta, const unsigned char* data, std::size_t len);
+  MilterStatus eom(MtaContext& mta);
+  void abort();
+
+  const Session& session() const { return session_; }
+
+ private:
+  MilterStatus reply(MtaContext& mta, const Verdict& v);
+  void take_queue_id(MtaContext& mta);
+
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<Logger> logger_;  // keeps the logger alive across reloads
+  MilterFeatures features_;
+  Session session_;
+};
+
+// Address text of a sockaddr (v4, v6, or "" for unix/unknown).
+std::string sockaddr_text(const sockaddr* addr);
+
+// True when some profile reads headers or body: otherwise the milter asks
+// the MTA not to send them (SMFIP_NOHDRS / SMFIP_NOBODY).
+bool config_reads_headers(const Config& c);
+bool config_reads_body(const Config& c);
+
+}  // namespace esmtp
