@@ -126,7 +126,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     // Skip what no enabled rule reads.
     if (!config_reads_headers(*config)) want |= SMFIP_NOHDRS | SMFIP_NOEOH;
     if (!config_reads_body(*config)) want |= SMFIP_NOBODY;
-    want |= SMFIP_NOUNKNOWN | SMFIP_NODATA;
+    want |= SMFIP_NOUNKNOWN;
     *pf1 = f1 & want;
     *pf2 = 0;
     *pf3 = 0;
@@ -141,6 +141,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
       smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>("{tls_version}"));
       smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen} {tls_version}"));
       smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i {rcpt_mailer}"));
+      smfi_setsymlist(ctx, SMFIM_DATA, const_cast<char*>("i"));
       smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
       smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
     }
@@ -181,6 +182,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
   return guarded(ctx, "rcpt", [&] {
     LibmilterContext mta(ctx);
     return status(ensure_connection(ctx)->envrcpt(mta, args(argv)));
+  });
+}
+
+sfsistat on_data(SMFICTX* ctx) {
+  return guarded(ctx, "data", [&] {
+    LibmilterContext mta(ctx);
+    return status(ensure_connection(ctx)->data(mta));
   });
 }
 
@@ -284,6 +292,7 @@ int run(int argc, char** argv) {
   desc.xxfi_helo = on_helo;
   desc.xxfi_envfrom = on_envfrom;
   desc.xxfi_envrcpt = on_envrcpt;
+  desc.xxfi_data = on_data;
   desc.xxfi_header = on_header;
   desc.xxfi_eoh = on_eoh;
   desc.xxfi_body = on_body;

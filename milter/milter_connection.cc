@@ -118,6 +118,11 @@ MilterStatus MilterConnection::envrcpt(MtaContext& mta, std::span<const char* co
   return reply(mta, session_.rcpt(argv[0], std::span(params, n), rejected));
 }
 
+MilterStatus MilterConnection::data(MtaContext& mta) {
+  take_queue_id(mta);
+  return MilterStatus::kContinue;
+}
+
 MilterStatus MilterConnection::header(MtaContext& mta, const char* name, const char* value) {
   if (!name) return MilterStatus::kContinue;
   std::string_view v = value ? value : "";

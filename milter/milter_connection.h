@@ -57,6 +57,9 @@ class MilterConnection {
   MilterStatus helo(MtaContext& mta, const char* name);
   MilterStatus envfrom(MtaContext& mta, std::span<const char* const> argv);
   MilterStatus envrcpt(MtaContext& mta, std::span<const char* const> argv);
+  // Postfix assigns the queue ID once the first recipient is accepted, so
+  // `i` arrives with the DATA macros at the latest.
+  MilterStatus data(MtaContext& mta);
   MilterStatus header(MtaContext& mta, const char* name, const char* value);
   MilterStatus eoh(MtaContext& mta);
   MilterStatus body(MtaContext& mta, const unsigned char* data, std::size_t len);
