@@ -1,0 +1,441 @@
+"""Real peers for esmtp-inspect integration tests, started on loopback.
+
+Everything here starts real programs as REAL-PEERS.md describes: a private
+Postfix instance (postfix -c DIR), smtp-sink as the next hop, the daemons
+under test, and swaks as the SMTP client. Nothing survives a test run: each
+Env owns a temporary directory under /tmp and every process it started is
+stopped when it closes.
+
+Traffic stays on 127.0.0.1 (ports are picked free by binding port 0).
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("ESMTP_BUILD_DIR", ROOT / "build"))
+BIN = BUILD / "bin"
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def unix_socket_open(path):
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(0.2)
+            s.connect(str(path))
+            return True
+    except OSError:
+        return False
+
+
+class Env:
+    """A temporary directory and the processes started in it."""
+
+    def __init__(self, name="esmtp-it"):
+        # Postfix writes maillog only under maillog_file_prefixes (/tmp here).
+        self.dir = Path(tempfile.mkdtemp(prefix=name + "-", dir="/tmp"))
+        os.chmod(self.dir, 0o755)
+        self._cleanups = []
+
+    def on_close(self, fn):
+        self._cleanups.append(fn)
+
+    def close(self):
+        while self._cleanups:
+            fn = self._cleanups.pop()
+            try:
+                fn()
+            except Exception as e:  # cleanup must go on
+                print(f"cleanup failed: {e}")
+        if not os.environ.get("ESMTP_KEEP_TEST_DIRS"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def path(self, *parts):
+        return self.dir.joinpath(*parts)
+
+
+class Sink:
+    """smtp-sink on 127.0.0.1, dumping each accepted message to a file."""
+
+    def __init__(self, env, backlog=100):
+        self.env = env
+        self.port = free_port()
+        self.dump = env.path("sink")
+        self.dump.mkdir()
+        os.chmod(self.dump, 0o777)  # smtp-sink runs as postfix
+        # As root smtp-sink refuses to start without -u; its fatal errors go
+        # to /dev/log only, so readiness is checked by connecting.
+        self.proc = subprocess.Popen(
+            ["smtp-sink", "-u", "postfix", "-d", str(self.dump) + "/%H%M%S.",
+             "-c", f"127.0.0.1:{self.port}", str(backlog)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env.on_close(self.stop)
+        wait_until(lambda: port_open(self.port), what="smtp-sink")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(5)
+
+    def messages(self):
+        out = []
+        for f in sorted(self.dump.iterdir()):
+            if f.is_file():
+                out.append(SinkMessage.parse(f.read_bytes()))
+        return out
+
+    def wait_count(self, n, timeout=20):
+        return wait_until(lambda: len(self.messages()) >= n and self.messages(), timeout,
+                          what=f"{n} message(s) at the sink")
+
+    def count(self):
+        return sum(1 for f in self.dump.iterdir() if f.is_file())
+
+
+@dataclass
+class SinkMessage:
+    rcpts: list
+    mail_from: str
+    headers: list  # (name, value) of the message as delivered
+    raw: bytes
+
+    @staticmethod
+    def parse(raw):
+        text = raw.decode("utf-8", "replace")
+        head = text.split("\n\n", 1)[0]
+        lines = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and lines:
+                lines[-1] += "\n" + line
+            elif line:
+                lines.append(line)
+        rcpts, mail_from, headers = [], "", []
+        for line in lines:
+            name, _, value = line.partition(":")
+            value = value.strip()
+            if name == "X-Rcpt-Args":
+                rcpts.append(value.split()[0])
+            elif name == "X-Mail-Args":
+                mail_from = value.split()[0] if value else ""
+            elif name.startswith("X-Client-") or name == "X-Helo-Args":
+                continue
+            else:
+                headers.append((name, value))
+        return SinkMessage(rcpts, mail_from, headers, raw)
+
+    def header(self, name):
+        return [v for n, v in self.headers if n.lower() == name.lower()]
+
+
+MASTER_CF = """\
+{listen} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+class Postfix:
+    """A private Postfix on 127.0.0.1 relaying everything to a Sink."""
+
+    def __init__(self, env, sink, milters=(), extra=None, master_extra=""):
+        self.env = env
+        self.dir = env.path("postfix")
+        self.dir.mkdir()
+        (self.dir / "queue").mkdir()
+        (self.dir / "data").mkdir()
+        shutil.chown(self.dir / "data", "postfix")
+        self.port = free_port()
+        self.maillog = self.dir / "maillog"
+        params = {
+            "compatibility_level": "3.6",
+            "queue_directory": str(self.dir / "queue"),
+            "data_directory": str(self.dir / "data"),
+            "mail_owner": "postfix",
+            "myhostname": "mx.test.example",
+            "mydomain": "test.example",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "maillog_file": str(self.maillog),
+            "maillog_file_prefixes": "/tmp",
+            "smtpd_peername_lookup": "no",
+            "smtp_dns_support_level": "disabled",
+            "relayhost": f"[127.0.0.1]:{sink.port}",
+            "relay_domains": "example.net example.org test.example",
+            "mynetworks": "127.0.0.0/8",
+            "smtpd_authorized_xclient_hosts": "127.0.0.0/8",
+            "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            # Let the tests, not Postfix's own error counter, decide when a
+            # client is cut off.
+            "smtpd_hard_error_limit": "1000",
+            "smtpd_soft_error_limit": "1000",
+            "smtpd_error_sleep_time": "0",
+            "smtpd_client_connection_count_limit": "0",
+            "smtpd_client_connection_rate_limit": "0",
+            "milter_default_action": "tempfail",
+            "smtpd_milters": " ".join(milters),
+            "delay_warning_time": "0",
+            "maximal_queue_lifetime": "1h",
+        }
+        params.update(extra or {})
+        self.params = params
+        (self.dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in params.items()))
+        (self.dir / "master.cf").write_text(
+            MASTER_CF.format(listen=f"127.0.0.1:{self.port}") + master_extra)
+        env.on_close(self.stop)
+        self.start()
+
+    def postfix(self, *args, check=True):
+        return subprocess.run(["postfix", "-c", str(self.dir), *args], capture_output=True,
+                              text=True, check=check)
+
+    def start(self):
+        self.postfix("start")
+        wait_until(lambda: port_open(self.port), what="postfix smtpd")
+
+    def stop(self):
+        self.postfix("stop", check=False)
+        # master exits asynchronously; wait so that the next test's port is free.
+        pid_file = self.dir / "queue" / "pid" / "master.pid"
+        def master_gone():
+            try:
+                pid = int(pid_file.read_text().strip())
+                os.kill(pid, 0)
+                return False
+            except (OSError, ValueError):
+                return True
+        try:
+            wait_until(master_gone, timeout=10, what="postfix master to exit")
+        except TimeoutError:
+            pass
+
+    def set(self, **params):
+        args = [f"{k}={v}" for k, v in params.items()]
+        subprocess.run(["postconf", "-c", str(self.dir), "-e", *args], check=True)
+        self.postfix("reload")
+
+    def log(self):
+        try:
+            return self.maillog.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10):
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.log()), timeout, what=f"maillog /{pattern}/")
+
+    def queue(self):
+        out = subprocess.run(["postqueue", "-c", str(self.dir), "-j"], capture_output=True,
+                             text=True, check=True).stdout
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def flush(self):
+        subprocess.run(["postqueue", "-c", str(self.dir), "-f"], check=False)
+
+
+class Daemon:
+    """One of our daemons, run in the foreground with its log in a file."""
+
+    def __init__(self, env, argv, log_path, ready):
+        self.env = env
+        self.argv = argv
+        self.log_path = log_path
+        self.ready = ready
+        self.proc = None
+        env.on_close(self.stop)
+
+    def start(self):
+        self.stderr = open(self.env.path(Path(self.argv[0]).name + ".stderr"), "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=self.stderr, stderr=self.stderr)
+        wait_until(lambda: self.proc.poll() is not None or self.ready(), what=self.argv[0])
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode}: "
+                               f"{self.stderr_text()}")
+        return self
+
+    def stderr_text(self):
+        try:
+            return self.env.path(Path(self.argv[0]).name + ".stderr").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if getattr(self, "stderr", None):
+            self.stderr.close()
+            self.stderr = None
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def log(self):
+        try:
+            return Path(self.log_path).read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_lines(self):
+        return self.log().splitlines()
+
+    def wait_log(self, pattern, timeout=10):
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.log()), timeout, what=f"log /{pattern}/")
+
+
+class Milter(Daemon):
+    """esmtp-inspect-milter with a config written from YAML text.
+
+    The socket is a unix socket in the test directory (group postfix, mode
+    0660, as in production) unless inet=True. `postfix_spec` is what goes
+    into smtpd_milters.
+    """
+
+    def __init__(self, env, config="", inet=False, name="milter"):
+        self.config_path = env.path(f"{name}.yaml")
+        log_path = env.path(f"{name}.log")
+        if inet:
+            port = free_port()
+            self.socket = f"inet:{port}@127.0.0.1"
+            self.postfix_spec = f"inet:127.0.0.1:{port}"
+            ready = lambda: port_open(port)
+        else:
+            sock = env.path(f"{name}.sock")
+            self.socket = f"unix:{sock}"
+            self.postfix_spec = f"unix:{sock}"
+            ready = lambda: unix_socket_open(sock)
+        self.write_config(config, log_path)
+        super().__init__(env, [str(BIN / "esmtp-inspect-milter"), "-f", "-c",
+                               str(self.config_path), "-s", self.socket], log_path, ready)
+
+    def write_config(self, config, log_path=None):
+        log_path = log_path or self.log_path
+        base = (f'log: {{ to: "file:{log_path}" }}\n'
+                "milter: { user: nobody, group: postfix }\n")
+        self.config_path.write_text(base + config)
+
+    def reload(self, config=None):
+        if config is not None:
+            self.write_config(config)
+        self.signal(signal.SIGHUP)
+
+
+@dataclass
+class SmtpResult:
+    rc: int
+    transcript: str
+    replies: list = field(default_factory=list)  # server reply lines ("550 5.6.0 ...")
+
+    def has(self, text):
+        return any(text in r for r in self.replies)
+
+    def last(self):
+        return self.replies[-1] if self.replies else ""
+
+
+def swaks(port, sender="a@example.org", to=("b@example.net",), client=None, helo=None,
+          headers=(), body=None, data=None, extra=(), timeout=60):
+    """Runs swaks against 127.0.0.1:port. `client` is (address, name) presented
+    with XCLIENT so that Postfix, the milter and the policy service see it."""
+    argv = ["swaks", "--server", f"127.0.0.1:{port}", "--from", sender,
+            "--to", ",".join(to), "--timeout", "30"]
+    if client:
+        addr, name = client
+        argv += ["--xclient", f"ADDR={addr} NAME={name} HELO={helo or name}"]
+    if helo:
+        argv += ["--helo", helo]
+    for h in headers:
+        argv += ["--header", h]
+    if body is not None:
+        argv += ["--body", body]
+    if data is not None:
+        argv += ["--data", str(data)]
+    argv += list(extra)
+    p = subprocess.run(argv, capture_output=True, timeout=timeout)
+    transcript = p.stdout.decode("utf-8", "replace") + p.stderr.decode("utf-8", "replace")
+    replies = []
+    for line in transcript.splitlines():
+        m = re.match(r"^<[~*-]* +(\d{3}[ -].*)$", line)
+        if m:
+            replies.append(m.group(1))
+    return SmtpResult(p.returncode, transcript, replies)
+
+
+def write_message(path, headers, body="Body.\r\n"):
+    """Writes a message file with CRLF line endings; headers are "Name: value"
+    strings used as given (duplicates allowed), body is text or bytes."""
+    if isinstance(body, str):
+        body = body.encode()
+    data = "".join(h + "\r\n" for h in headers).encode() + b"\r\n" + body
+    Path(path).write_bytes(data)
+    return Path(path)
+
+
+def queue_id_of(result):
+    """The queue ID Postfix gave an accepted message ("250 2.0.0 Ok: queued as X")."""
+    for r in result.replies:
+        m = re.search(r"queued as ([0-9A-F]+)", r)
+        if m:
+            return m.group(1)
+    return None
