@@ -49,9 +49,14 @@ bool Session::active(RuleId id) const {
 }
 
 Verdict Session::outcome() const {
-  if (last_.empty()) return {};
-  return *std::max_element(last_.begin(), last_.end(),
-                           [](const Verdict& a, const Verdict& b) { return more_severe(b, a); });
+  // `return {}` value-initializes: it zero-fills the whole Verdict (a
+  // ~300-byte memset) before constructing it, on every event. A default-
+  // initialized local returned on every path is built in place (NRVO).
+  Verdict v;
+  if (!last_.empty())
+    v = *std::max_element(last_.begin(), last_.end(),
+                          [](const Verdict& a, const Verdict& b) { return more_severe(b, a); });
+  return v;
 }
 
 Action Session::fire(RuleId id, Scope scope, std::string actual, std::string limit, bool numeric,
@@ -303,25 +308,26 @@ Verdict Session::header(std::string_view name, std::string_view value, std::stri
     return true;
   };
   auto mark = [&](RuleId id) { fired_[static_cast<std::size_t>(id)] = true; };
-  const std::string where = "header:" + shown(name.substr(0, 64));
+  // Built only when a rule fires: header() allocates nothing otherwise.
+  auto where = [&] { return "header:" + shown(name.substr(0, 64)); };
 
   if (once(RuleId::kHeaderLineLength) && m.longest_line > max_of(RuleId::kHeaderLineLength)) {
     if (!reports_longest(RuleId::kHeaderLineLength)) {
       mark(RuleId::kHeaderLineLength);
-      fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, m.longest_line, where);
+      fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, m.longest_line, where());
     } else if (m.longest_line > longest_header_) {
       longest_header_ = m.longest_line;
-      longest_header_name_ = where;
+      longest_header_name_ = where();
     }
   }
   if (iequals(name, "to")) ++to_fields_;
   if (once(RuleId::kToFieldsCount) && to_fields_ > max_of(RuleId::kToFieldsCount)) {
     mark(RuleId::kToFieldsCount);
-    fire_limit(RuleId::kToFieldsCount, Scope::kTransaction, to_fields_, where);
+    fire_limit(RuleId::kToFieldsCount, Scope::kTransaction, to_fields_, where());
   }
   if (once(RuleId::kHeaderLength) && header_octets_ > max_of(RuleId::kHeaderLength)) {
     mark(RuleId::kHeaderLength);
-    fire_limit(RuleId::kHeaderLength, Scope::kTransaction, header_octets_, where);
+    fire_limit(RuleId::kHeaderLength, Scope::kTransaction, header_octets_, where());
   }
   check_message_size(false);
   if (scanning_ && !blocked()) scanner_.header(name, value);
@@ -425,20 +431,23 @@ void Session::on_long_line(std::uint64_t length, std::uint64_t line_no) {
 
 void Session::on_filename(const MimeFilename& f) {
   if (blocked()) return;
-  const std::string detail =
-      fmt::format("{}{}={}", f.decoded ? "" : "undecodable ", f.source, shown(f.name));
-  const std::string where = fmt::format("mime:{}", f.part);
+  // Built only when a rule fires: a filename costs no allocation otherwise.
+  auto detail = [&] {
+    return fmt::format("{}{}={}", f.decoded ? "" : "undecodable ", f.source, shown(f.name));
+  };
+  auto where = [&] { return fmt::format("mime:{}", f.part); };
   const auto len_idx = static_cast<std::size_t>(RuleId::kMimeFilenameLength);
   if (!fired_[len_idx] && active(RuleId::kMimeFilenameLength) &&
       f.name.size() > profile_->rules[len_idx].max) {
     fired_[len_idx] = true;
-    fire_limit(RuleId::kMimeFilenameLength, Scope::kTransaction, f.name.size(), where, detail);
+    fire_limit(RuleId::kMimeFilenameLength, Scope::kTransaction, f.name.size(), where(), detail());
   }
   const auto pat_idx = static_cast<std::size_t>(RuleId::kMimeFilename);
   if (!fired_[pat_idx] && !blocked() && active(RuleId::kMimeFilename)) {
     if (const std::string* hit = profile_->rules[pat_idx].patterns.match(f.name)) {
       fired_[pat_idx] = true;
-      fire(RuleId::kMimeFilename, Scope::kTransaction, shown(f.name), *hit, false, where, detail);
+      fire(RuleId::kMimeFilename, Scope::kTransaction, shown(f.name), *hit, false, where(),
+           detail());
     }
   }
 }
