@@ -19,7 +19,10 @@ std::string_view strip_brackets(std::string_view a) {
 
 std::string shown(std::string_view s) {
   if (s.size() <= kShownMax) return std::string(s);
-  return std::string(s.substr(0, kShownMax)) + "...";
+  // Cut at a character boundary so that UTF-8 stays readable in the log.
+  std::size_t cut = kShownMax;
+  while (cut > kShownMax - 3 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
 }
 
 bool iequals(std::string_view a, std::string_view b) {

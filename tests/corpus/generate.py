@@ -119,8 +119,15 @@ def quote_value(s):
 
 
 def shown(s):
+    """Names and addresses in log lines: at most SHOWN_MAX octets, cut back to
+    a UTF-8 character boundary (at most 3 octets), then "..."."""
     b = _b(s)
-    return b if len(b) <= SHOWN_MAX else b[:SHOWN_MAX] + b"..."
+    if len(b) <= SHOWN_MAX:
+        return b
+    cut = SHOWN_MAX
+    while cut > SHOWN_MAX - 3 and (b[cut] & 0xC0) == 0x80:
+        cut -= 1
+    return b[:cut] + b"..."
 
 
 def verdict(action, rule, actual=None, limit=None, where=None, detail=None,

@@ -439,6 +439,21 @@ TEST_F(SessionTest, HostileValuesStayOnOneLogLine) {
   EXPECT_THAT(logs()[0], HasSubstr("from=<a\\x0ab\\\"c@example.org>"));
 }
 
+TEST_F(SessionTest, LongValuesAreCutAtACharacterBoundary) {
+  start();
+  envelope();
+  s().header("Content-Type", "multipart/mixed; boundary=b");
+  s().end_of_headers();
+  std::string name = "x";  // 1 + 2 x 150 octets: the cut at 200 falls inside a "\xc3\xbc"
+  for (int i = 0; i < 150; ++i) name += "%C3%BC";
+  Verdict v = s().body("--b\r\nContent-Disposition: attachment; filename*=utf-8''" + name +
+                       "\r\n\r\nx\r\n--b--\r\n");
+  EXPECT_EQ(v.rule, "mime_filename_length");
+  std::string want = "filename=x";
+  for (int i = 0; i < 99; ++i) want += "\xc3\xbc";
+  EXPECT_EQ(v.detail, want + "...");
+}
+
 TEST(SessionConfig, ConfigOutlivesReload) {
   auto first = config("rules: { header_line_length: { max: 100 } }");
   Session s(first, nullptr);
