@@ -68,12 +68,7 @@ Action Session::fire(RuleId id, Scope scope, std::string actual, std::string lim
   const RuleConfig& rc = profile_->rules[idx];
   Verdict v;
   v.rule = rule_info(id).name;
-  if (effective_mode(*config_, *profile_, rc) == Mode::kMonitor && rc.action > Action::kLog) {
-    v.action = Action::kLog;
-    v.would = rc.action;
-  } else {
-    v.action = rc.action;
-  }
+  set_action(v, rc.action, effective_mode(*config_, *profile_, rc));
   v.actual = std::move(actual);
   v.limit = std::move(limit);
   v.numeric = numeric;
@@ -81,8 +76,20 @@ Action Session::fire(RuleId id, Scope scope, std::string actual, std::string lim
   v.detail = std::move(detail);
   v.recipient = std::string(rcpt);
   v.reply = rc.reply;
-  v.profile = profile_->name;
+  return record(std::move(v), scope, false);
+}
 
+void Session::set_action(Verdict& v, Action configured, Mode mode) const {
+  if (mode == Mode::kMonitor && configured > Action::kLog) {
+    v.action = Action::kLog;
+    v.would = configured;
+  } else {
+    v.action = configured;
+  }
+}
+
+Action Session::record(Verdict v, Scope scope, bool session_level) {
+  v.profile = profile_->name;
   if (is_terminal(v.action) && (scope != Scope::kCommand || v.action == Action::kDisconnect ||
                                 v.action == Action::kDiscard)) {
     // The transaction ends here: what was being measured is reported first.
@@ -95,9 +102,11 @@ Action Session::fire(RuleId id, Scope scope, std::string actual, std::string lim
   }
   switch (v.action) {
     case Action::kTag:
-      tags_.push_back(v.numeric ? fmt::format("rule={}; result=fail; actual={}; limit={}", v.rule,
-                                              v.actual, v.limit)
-                                : fmt::format("rule={}; result=fail", v.rule));
+      (session_level ? session_tags_ : tags_)
+          .push_back(v.numeric ? fmt::format("rule={}; result=fail; actual={}; limit={}", v.rule,
+                                             v.actual, v.limit)
+                               : fmt::format("rule={}; result={}", v.rule,
+                                             session_level ? v.actual : "fail"));
       break;
     case Action::kQuarantine:
       if (quarantine_reason_.empty())
@@ -145,6 +154,11 @@ Verdict Session::connect(std::string_view address, std::uint16_t, std::string_vi
 
 Verdict Session::helo(std::string_view name) {
   begin_event();
+  if (shown(name) != helo_) {
+    // A new HELO name: the identity checks are made again.
+    checks_fired_.reset();
+    session_tags_.clear();
+  }
   helo_ = shown(name);
   if (disconnected_) return *decision_;
   const std::uint64_t len = command_length("HELO ", name.size(), {});
@@ -350,6 +364,66 @@ void Session::report_longest_body() {
   fired_[idx] = true;
   fire_limit(RuleId::kBodyLineLength, Scope::kTransaction, longest_body_,
              fmt::format("body:{}", longest_body_line_));
+}
+
+IdentityInput Session::identity_input() const {
+  IdentityInput in;
+  in.client = client_ip_;
+  in.helo = helo_;
+  in.self_names = config_->self.names;
+  in.self_addresses = config_->self.addresses;
+  in.helo_ptr_mode =
+      profile_->checks[static_cast<std::size_t>(CheckId::kHeloMatchesPtr)].helo_ptr_mode;
+  return in;
+}
+
+bool Session::identity_wanted() const {
+  if (!profile_->inspect || !profile_->identity || disconnected_) return false;
+  for (const auto& c : profile_->checks)
+    if (c.action != Action::kOff) return true;
+  return false;
+}
+
+Verdict Session::identity(const IdentityReport& report, std::string_view where) {
+  begin_event();
+  if (disconnected_) return *decision_;
+  if (!identity_wanted()) return outcome();
+  const Mode mode = profile_->mode.value_or(config_->mode);
+  for (const auto& info : check_table()) {
+    const auto idx = static_cast<std::size_t>(info.id);
+    const CheckResult res = report.results[idx];
+    if (info.id == CheckId::kSelfBanner || res == CheckResult::kPass || checks_fired_[idx])
+      continue;
+    const CheckConfig& cc = profile_->checks[idx];
+    if (cc.action == Action::kOff) continue;
+    Action action = cc.action;
+    Reply reply = cc.reply;
+    // DNS could not tell: a check that would block mail does what
+    // dns.on_temperror says; one that only tags or logs records it.
+    if (res == CheckResult::kTempError && reply_class_for(action) != 0) {
+      action = config_->dns.on_temperror;
+      reply = config_->dns.temperror_reply;
+    }
+    checks_fired_[idx] = true;
+    Verdict v;
+    v.rule = info.name;
+    set_action(v, action, mode);
+    v.actual = std::string(to_string(res));
+    v.limit = "pass";
+    v.numeric = false;
+    v.where = std::string(where);
+    v.detail = report.details[idx];
+    v.reply = reply;
+    record(std::move(v), Scope::kCommand, true);
+    if (disconnected_) break;
+  }
+  return outcome();
+}
+
+std::vector<std::string> Session::tags() const {
+  std::vector<std::string> all = session_tags_;
+  all.insert(all.end(), tags_.begin(), tags_.end());
+  return all;
 }
 
 bool Session::needs_body() const {

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/identity.h"
 #include "common/logger.h"
 #include "common/mime_scanner.h"
 #include "common/verdict.h"
@@ -71,8 +72,17 @@ class Session : private MimeListener {
   // Every verdict of the last event, in the order the rules fired.
   std::span<const Verdict> last() const { return last_; }
 
-  // Header values ("rule=...; result=fail; ...") to add as X-ESMTP-Inspect.
-  const std::vector<std::string>& tags() const { return tags_; }
+  // Identity checks (SPEC section 5). The front end runs the DNS lookups for
+  // identity_input() (once per client and HELO name) when identity_wanted(),
+  // and hands the report in; each check that did not pass acts once per HELO
+  // name. `where` is the stage ("helo", "rcpt", ...).
+  bool identity_wanted() const;
+  IdentityInput identity_input() const;
+  Verdict identity(const IdentityReport& report, std::string_view where);
+
+  // Header values ("rule=...; result=fail; ...") to add as X-ESMTP-Inspect:
+  // the session's (identity checks) and this message's.
+  std::vector<std::string> tags() const;
   bool quarantined() const { return !quarantine_reason_.empty(); }
   const std::string& quarantine_reason() const { return quarantine_reason_; }
   // The verdict that ended the transaction or session, if any.
@@ -102,6 +112,9 @@ class Session : private MimeListener {
               std::string where, std::string detail = {}, std::string_view rcpt = {});
   Action fire_limit(RuleId id, Scope scope, std::uint64_t actual, std::string where,
                     std::string detail = {}, std::string_view rcpt = {});
+  void set_action(Verdict& v, Action configured, Mode mode) const;
+  // Logs a verdict and applies its effect (tags, quarantine, decision).
+  Action record(Verdict v, Scope scope, bool session_level);
   void select(bool authenticated);
   void start_transaction();
   void check_message_size(bool complete);
@@ -138,6 +151,8 @@ class Session : private MimeListener {
   std::uint32_t invalid_ = 0;
   bool disconnected_ = false;
   std::bitset<kRuleCount> session_fired_;
+  std::bitset<kCheckCount> checks_fired_;
+  std::vector<std::string> session_tags_;  // identity tags: every message of the session
 
   // Transaction.
   std::string queue_id_;
