@@ -1,0 +1,144 @@
+// esmtp-inspect-policyd: the Postfix SMTP access policy service.
+//
+//   esmtp-inspect-policyd [-c FILE] [-f] [-l LISTEN]... [--spawn] [--pidfile FILE]
+//                         [--check-config] [--version]
+//
+// Listens on policy.listen (or -l), or with --spawn serves one connection on
+// stdin/stdout for Postfix's spawn(8). Signals: SIGHUP reloads the
+// configuration (a file with errors is logged and the running one stays; new
+// SMTP sessions take the new one), SIGTERM and SIGINT stop cleanly.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+// Boost 1.74's asio/awaitable.hpp uses std::exchange without <utility>.
+#include <utility>
+
+#include <boost/asio.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "common/config_loader.h"
+#include "common/daemon.h"
+#include "common/dns_resolver.h"
+#include "policy/policy_server.h"
+
+namespace esmtp {
+namespace {
+
+constexpr int kExitConfig = 78;  // EX_CONFIG
+constexpr const char* kTag = "esmtp-inspect-policyd";
+
+DnsOptions dns_options(const DnsConfig& d) {
+  DnsOptions o;
+  o.servers = d.servers;
+  o.timeout = d.timeout;
+  o.tries = d.tries;
+  o.cache_entries = d.cache_entries;
+  return o;
+}
+
+bool same_dns(const DnsConfig& a, const DnsConfig& b) {
+  return a.servers == b.servers && a.timeout == b.timeout && a.tries == b.tries &&
+         a.cache_entries == b.cache_entries;
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{
+      "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
+      "policy service"};
+  std::string config_path = "/etc/esmtp-inspect/esmtp-inspect.yaml";
+  std::vector<std::string> listen;
+  std::string pidfile;
+  bool foreground = false, spawn = false, check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file");
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
+  app.add_option("-l,--listen", listen,
+                 "listener, overrides policy.listen (unix:/path or inet:HOST:PORT)");
+  app.add_flag("--spawn", spawn, "serve one connection on stdin/stdout (Postfix spawn)");
+  app.add_option("--pidfile", pidfile, "write the process ID to this file");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  LoadResult loaded = load_config_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << kTag << ": " << e.str() << "\n";
+    return kExitConfig;
+  }
+  if (check_only) {
+    std::cout << config_path << ": configuration is valid\n";
+    return 0;
+  }
+  std::shared_ptr<const Config> config = loaded.config;
+  std::string error;
+  std::shared_ptr<Logger> logger = Logger::from_config(config->log, kTag, &error);
+  if (!logger) {
+    std::cerr << kTag << ": " << error << "\n";
+    return kExitConfig;
+  }
+  if (listen.empty()) listen = config->policy.listen;
+
+  if (!spawn && !foreground && !detach(&error)) {
+    logger->error("{}", error);
+    return 1;
+  }
+  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
+  if (!resolver) {
+    logger->error("dns: {}", error);
+    return kExitConfig;
+  }
+  boost::asio::io_context io(1);
+  Runtime runtime(config_path, kTag, config, logger);
+  PolicyServer server(io, runtime, resolver);
+
+  if (spawn) {
+    server.serve_stdio();
+    io.run();
+    return 0;
+  }
+  if (!server.listen(listen, config->policy.group, &error)) {
+    logger->error("{}", error);
+    return 1;
+  }
+  if (!pidfile.empty()) std::ofstream(pidfile) << getpid() << "\n";
+  if (!drop_privileges(config->policy.user, &error)) {
+    logger->error("{}", error);
+    return kExitConfig;
+  }
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          const DnsConfig before = runtime.current().first->dns;
+          if (runtime.reload() && !same_dns(before, runtime.current().first->dns)) {
+            std::string why;
+            if (auto r = DnsResolver::create(dns_options(runtime.current().first->dns), &why))
+              server.set_resolver(std::move(r));
+            else
+              runtime.logger()->error("reload: dns: {}; keeping the previous resolver", why);
+          }
+          signals.async_wait(on_signal);
+          return;
+        }
+        runtime.logger()->info("stopping on signal {}", sig);
+        signals.cancel();
+        server.stop();
+      };
+  signals.async_wait(on_signal);
+  server.start_accepting();
+  std::string where;
+  for (const auto& l : listen) where += (where.empty() ? "" : ",") + l;
+  logger->info("starting: listen={} config={} user={}", where, config_path,
+               geteuid() == 0 ? "root" : config->policy.user);
+  io.run();
+  runtime.logger()->info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace esmtp
+
+int main(int argc, char** argv) {
+  return esmtp::run(argc, argv);
+}

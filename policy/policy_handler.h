@@ -1,0 +1,60 @@
+// policy_handler: one policy connection's logic, without sockets.
+//
+// Maps Postfix policy requests to engine events (SPEC section 3) and the
+// verdicts back to an "action=" reply (SPEC section 6): reject/tempfail/
+// disconnect send the rule's reply, quarantine is HOLD, discard is DISCARD,
+// tag is PREPEND X-ESMTP-Inspect, anything else DUNNO.
+//
+// One policy connection carries the requests of many SMTP sessions, one after
+// another (Postfix's smtpd reuses it); a session is told apart by client
+// address and port, a transaction by the "instance" attribute. Each new SMTP
+// session starts on the configuration current at that moment, so a reload
+// takes effect without dropping connections, and a session keeps the
+// configuration it started with.
+//
+// Identity checks need DNS: prepare() says which lookup a request needs (at
+// most once per client and HELO name); the server runs it asynchronously and
+// passes the report to finish().
+//
+// Thread-safety: one handler per connection, used by one thread at a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/config.h"
+#include "common/identity.h"
+#include "common/logger.h"
+#include "common/session.h"
+#include "policy/policy_protocol.h"
+
+namespace esmtp {
+
+class PolicyHandler {
+ public:
+  using ConfigSource =
+      std::function<std::pair<std::shared_ptr<const Config>, std::shared_ptr<Logger>>()>;
+
+  explicit PolicyHandler(ConfigSource source) : source_(std::move(source)) {}
+
+  // Starts or continues the SMTP session the request belongs to. Returns the
+  // identity lookup to run before finish(), if one is needed.
+  std::optional<IdentityInput> prepare(const PolicyRequest& req);
+  // The reply action (without "action="), e.g. "550 5.7.1 text" or "DUNNO".
+  std::string finish(const PolicyRequest& req, const IdentityReport* identity);
+
+  const Session* session() const { return session_.get(); }
+
+ private:
+  ConfigSource source_;
+  std::shared_ptr<Logger> logger_;  // kept alive for the session
+  std::unique_ptr<Session> session_;
+  std::string session_key_;
+  std::string identity_key_;  // client|HELO whose identity has been checked
+  std::string instance_;
+  std::size_t tags_prepended_ = 0;
+};
+
+}  // namespace esmtp

@@ -1,0 +1,158 @@
+#include "policy/policy_handler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/config_loader.h"
+
+namespace esmtp {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PolicyHandlerTest : public ::testing::Test {
+ protected:
+  void start(std::string_view yaml = "") {
+    LoadResult r = load_config_string(yaml);
+    ASSERT_TRUE(r.ok()) << r.errors[0].str();
+    config_ = r.config;
+    auto sink = std::make_unique<CaptureSink>();
+    cap_ = sink.get();
+    logger_ = std::make_shared<Logger>(std::move(sink), LogFormat::kText, LogLevel::kInfo, "t");
+    handler_ = std::make_unique<PolicyHandler>([this] { return std::make_pair(config_, logger_); });
+  }
+  PolicyRequest req(std::string state,
+                    std::vector<std::pair<std::string, std::string>> extra = {}) {
+    PolicyRequest r;
+    r.add("request", "smtpd_access_policy");
+    r.add("protocol_state", state);
+    for (auto& [k, v] : extra) r.add(k, v);
+    r.add("client_address", "203.0.113.7");
+    r.add("client_port", "40000");
+    r.add("client_name", "unknown");
+    r.add("helo_name", "mx.example.org");
+    r.add("instance", "a1.b2.c3");
+    r.add("sender", "a@example.org");
+    return r;
+  }
+  // A request with no identity lookup needed, or with the given report.
+  std::string handle(const PolicyRequest& r, const IdentityReport* report = nullptr) {
+    auto need = handler_->prepare(r);
+    if (need && !report) {
+      static const IdentityReport all_pass;
+      return handler_->finish(r, &all_pass);
+    }
+    return handler_->finish(r, need ? report : nullptr);
+  }
+
+  std::shared_ptr<const Config> config_;
+  std::shared_ptr<Logger> logger_;
+  CaptureSink* cap_ = nullptr;
+  std::unique_ptr<PolicyHandler> handler_;
+};
+
+TEST_F(PolicyHandlerTest, RecipientCountPerInstance) {
+  start("rules: { recipient_count: { max: 2 } }");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "1@example.net"}})), "DUNNO");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "2@example.net"}})), "DUNNO");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "3@example.net"}})), "452 4.5.3 Too many recipients");
+  // A new message (instance) counts from zero.
+  PolicyRequest next = req("RCPT", {{"recipient", "4@example.net"}});
+  PolicyRequest fresh;
+  for (auto key : {"request", "protocol_state", "recipient", "client_address", "client_port",
+                   "client_name", "helo_name", "sender"})
+    fresh.add(key, std::string(next.get(key)));
+  fresh.add("instance", "d4.e5.f6");
+  EXPECT_EQ(handle(fresh), "DUNNO");
+}
+
+TEST_F(PolicyHandlerTest, SenderRulesAndSizeAtMail) {
+  start("rules: { body_length: { max: 2048 } }");
+  EXPECT_EQ(handle(req("MAIL", {{"size", "5000"}})), "552 5.3.4 Message too big");
+  EXPECT_THAT(cap_->lines().back(),
+              HasSubstr("rule=body_length actual=5000 limit=2048 where=mail:SIZE"));
+  start();
+  PolicyRequest r;
+  r.add("protocol_state", "MAIL");
+  r.add("client_address", "203.0.113.7");
+  r.add("instance", "x");
+  r.add("sender", std::string(321, 's'));
+  EXPECT_EQ(handle(r), "501 5.1.7 Sender address too long");
+}
+
+TEST_F(PolicyHandlerTest, IdentityTagBecomesOnePrepend) {
+  start();
+  IdentityReport report;
+  report.results[static_cast<std::size_t>(CheckId::kFcrdns)] = CheckResult::kFail;
+  report.results[static_cast<std::size_t>(CheckId::kHeloMatchesPtr)] = CheckResult::kNone;
+  PolicyRequest r = req("RCPT", {{"recipient", "b@example.net"}});
+  ASSERT_TRUE(handler_->prepare(r).has_value());
+  EXPECT_EQ(
+      handler_->finish(r, &report),
+      "PREPEND X-ESMTP-Inspect: rule=fcrdns; result=fail, rule=helo_matches_ptr; result=none");
+  // The same client and HELO: no new lookup, no second header.
+  PolicyRequest r2 = req("RCPT", {{"recipient", "c@example.net"}});
+  EXPECT_FALSE(handler_->prepare(r2).has_value());
+  EXPECT_EQ(handler_->finish(r2, nullptr), "DUNNO");
+}
+
+TEST_F(PolicyHandlerTest, HeloSyntaxRejectAndTemperror) {
+  start("identity: { checks: { fcrdns: { action: reject } } }");
+  IdentityReport report;
+  report.results[static_cast<std::size_t>(CheckId::kFcrdns)] = CheckResult::kTempError;
+  PolicyRequest r = req("RCPT", {{"recipient", "b@example.net"}});
+  handler_->prepare(r);
+  EXPECT_EQ(handler_->finish(r, &report), "451 4.4.3 DNS lookup failed, try again later");
+}
+
+TEST_F(PolicyHandlerTest, ActionsMapToPolicyReplies) {
+  start(
+      "rules:\n"
+      "  sender_address: { patterns: ['*@hold.example'], action: quarantine }\n"
+      "  special_characters: { action: discard }\n"
+      "  recipient_count: { max: 1, action: disconnect }\n");
+  PolicyRequest hold = req("RCPT", {{"recipient", "b@example.net"}});
+  PolicyRequest h2;
+  for (auto key : {"protocol_state", "recipient", "client_address", "client_port", "helo_name"})
+    h2.add(key, std::string(hold.get(key)));
+  h2.add("instance", "hold-1");
+  h2.add("sender", "x@hold.example");
+  EXPECT_EQ(handle(h2), "HOLD esmtp-inspect rule=sender_address");
+  PolicyRequest d;
+  d.add("protocol_state", "MAIL");
+  d.add("client_address", "203.0.113.7");
+  d.add("client_port", "40000");
+  d.add("instance", "disc-1");
+  d.add("sender", "a|b@example.org");
+  EXPECT_EQ(handle(d), "DISCARD esmtp-inspect rule=special_characters");
+  PolicyRequest c1 = req("RCPT", {{"recipient", "1@example.net"}});
+  EXPECT_EQ(handle(c1), "DUNNO");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "2@example.net"}})), "421 4.5.3 Too many recipients");
+}
+
+TEST_F(PolicyHandlerTest, NewSmtpSessionOnTheSameConnectionStartsFresh) {
+  start("rules: { recipient_count: { max: 1 } }");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "1@example.net"}})), "DUNNO");
+  PolicyRequest other;
+  other.add("protocol_state", "RCPT");
+  other.add("client_address", "198.51.100.1");
+  other.add("client_port", "5555");
+  other.add("helo_name", "other.example.org");
+  other.add("instance", "a1.b2.c3");  // even with the same instance string
+  other.add("sender", "z@example.org");
+  other.add("recipient", "2@example.net");
+  EXPECT_EQ(handle(other), "DUNNO");
+  EXPECT_EQ(handler_->session()->client_address(), "198.51.100.1");
+}
+
+TEST_F(PolicyHandlerTest, ConnectStateWithoutHeloNeedsNoLookup) {
+  start();
+  PolicyRequest r;
+  r.add("protocol_state", "CONNECT");
+  r.add("client_address", "203.0.113.7");
+  EXPECT_FALSE(handler_->prepare(r).has_value());
+  EXPECT_EQ(handler_->finish(r, nullptr), "DUNNO");
+}
+
+}  // namespace
+}  // namespace esmtp
