@@ -82,6 +82,7 @@ struct MilterConfig {
   std::string user = "esmtp-inspect";
   std::string group = "postfix";
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
+  bool identity = true;  // run the identity checks in the milter too
 };
 
 struct PolicyConfig {

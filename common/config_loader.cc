@@ -311,6 +311,12 @@ const Setting kSettings[] = {
     {"milter.group", "postfix", "Group owning the unix socket (mode 0660), so the MTA can connect.",
      [](Config& c, const YAML::Node& n) -> Err { return as_scalar(n, c.milter.group); },
      [](const Config& c) { return str_node(c.milter.group); }},
+    {"milter.identity", "true",
+     "Run the identity checks (HELO, PTR, FCrDNS) in the milter, waiting at most dns.timeout x "
+     "dns.tries at HELO. Set false when esmtp-inspect-policyd makes them for this MTA, so they "
+     "are not made (and tagged) twice.",
+     [](Config& c, const YAML::Node& n) -> Err { return as_bool(n, c.milter.identity); },
+     [](const Config& c) { return YAML::Node(c.milter.identity); }},
     {"milter.timeout", "30s", "libmilter I/O timeout towards the MTA.",
      [](Config& c, const YAML::Node& n) -> Err {
        return as_duration(n, milliseconds(1000), milliseconds(3600000), c.milter.timeout);

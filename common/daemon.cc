@@ -91,11 +91,22 @@ bool drop_privileges(const std::string& user, std::string* error) {
   return true;
 }
 
-bool secure_socket_file(const std::string& path, const std::string& group, std::string* error) {
+bool secure_socket_file(const std::string& path, const std::string& user, const std::string& group,
+                        std::string* error) {
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  if (!user.empty() && geteuid() == 0) {
+    auto id = lookup_user(user, error);
+    if (!id) return false;
+    uid = id->uid;
+  }
   if (!group.empty()) {
-    auto gid = lookup_group(group, error);
-    if (!gid) return false;
-    if (chown(path.c_str(), static_cast<uid_t>(-1), *gid) != 0) {
+    auto g = lookup_group(group, error);
+    if (!g) return false;
+    gid = *g;
+  }
+  if (uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) {
+    if (chown(path.c_str(), uid, gid) != 0) {
       if (error) *error = "chown " + path + ": " + std::strerror(errno);
       return false;
     }

@@ -62,8 +62,11 @@ std::optional<gid_t> lookup_group(const std::string& group, std::string* error);
 // those of `user`. Returns false with a message on failure.
 bool drop_privileges(const std::string& user, std::string* error);
 
-// Gives a unix socket file mode 0660 and the group `group` (if not empty).
-bool secure_socket_file(const std::string& path, const std::string& group, std::string* error);
+// Gives a unix socket file mode 0660, the owner `user` (the daemon's own
+// user, so that it can still reach its socket after dropping root) and the
+// group `group` (the MTA's). Empty names leave owner or group as they are.
+bool secure_socket_file(const std::string& path, const std::string& user, const std::string& group,
+                        std::string* error);
 
 // Forks into the background with a new session; stdio goes to /dev/null.
 // Returns false (and the error) when it cannot.

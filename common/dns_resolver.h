@@ -12,14 +12,28 @@
 // Negative answers are cached too (for the SOA minimum TTL when present, else
 // 60 s); temporary errors never are.
 //
+// kTempError's error is one of "timeout", "SERVFAIL", "REFUSED", "FORMERR",
+// "NOTIMP", "connection refused", "malformed answer" (anything unexpected in
+// the reply: it is not read further), "CNAME chain too long", "overloaded"
+// (too many distinct lookups in flight), "cancelled", or c-ares' own message.
+// A lookup never takes longer than budget(): past it, it is kTempError
+// ("timeout") whatever c-ares is still trying.
+//
 // Threading: the resolver runs its own thread with the c-ares event loop.
 // Callbacks run on that thread and must not block; the policy server posts
-// them back to its io_context, the milter waits with a deadline (wait()).
-// All public methods are thread-safe. Destroying the resolver cancels
-// pending queries: their callbacks run with kTempError ("cancelled").
+// them back to its io_context, the milter waits with a deadline (*_wait()).
+// A callback may ask for more lookups, and may even drop the last reference
+// to the resolver. All public methods are thread-safe. Destroying the
+// resolver cancels pending queries: their callbacks run with kTempError
+// ("cancelled") before the destructor returns (when it runs on another
+// thread than the resolver's).
 //
 // Limits: at most kMaxNames PTR names and kMaxAddresses addresses are kept per
-// answer; names are at most 253 octets (longer ones are dropped).
+// answer (addresses(): each family keeps at least half when both have more);
+// PTR names that are not host names (letters, digits, '-', '_'; at most 253
+// octets) are dropped, and a PTR answer left with none is kNone. A name
+// asked for that cannot be a host name is kNone without a query. Identical
+// lookups in flight share one query.
 #pragma once
 
 #include <chrono>
@@ -44,7 +58,8 @@ struct DnsAnswer {
   DnsStatus status = DnsStatus::kTempError;
   std::vector<std::string> names;       // PTR: host names, lower case, no trailing dot
   std::vector<IpAddress> addresses;     // A/AAAA: addresses
-  std::chrono::seconds ttl{0};          // how long the answer may be cached
+  std::chrono::seconds ttl{0};          // how long the answer may be cached (1 s..1 day; what
+                                        // is left of it when from_cache)
   std::string error;                    // why, for kTempError ("timeout", "SERVFAIL", ...)
   bool from_cache = false;
 };
@@ -72,11 +87,12 @@ class DnsResolver {
   static std::unique_ptr<DnsResolver> create(const DnsOptions& options, std::string* error);
   virtual ~DnsResolver() = default;
 
-  // PTR names of an address (in-addr.arpa / ip6.arpa).
+  // PTR names of an address (in-addr.arpa / ip6.arpa), lower case, without
+  // the trailing dot; a CNAME chain (RFC 2317) is followed.
   virtual void ptr(const IpAddress& address, Callback done) = 0;
-  // A and AAAA records of a name, asked in parallel and merged: kOk when
-  // either has records; kTempError when neither has and one failed; kNone
-  // when both say there is nothing.
+  // A and AAAA records of a name (any case, trailing dot or not), asked in
+  // parallel and merged: kOk when either has records; kTempError when
+  // neither has and one failed; kNone when both say there is nothing.
   virtual void addresses(std::string_view name, Callback done) = 0;
 
   // The longest a lookup can take: timeout x tries.

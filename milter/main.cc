@@ -12,9 +12,11 @@
 // exists, smfi_main() runs in a worker thread, and the main thread waits for
 // them in sigwait(): Linux hands a process-directed signal to the thread-group
 // leader when it is waiting for it, so libmilter's thread never sees SIGHUP.
+#include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -26,6 +28,8 @@
 
 #include "common/config_loader.h"
 #include "common/daemon.h"
+#include "common/dns_resolver.h"
+#include "common/identity.h"
 #include "milter/milter_connection.h"
 
 namespace esmtp {
@@ -35,6 +39,54 @@ constexpr int kExitConfig = 78;  // EX_CONFIG
 constexpr const char* kTag = "esmtp-inspect-milter";
 
 Runtime* g_runtime = nullptr;
+// SMTP connections the milter is serving; SIGTERM waits for them.
+std::atomic<int> g_active{0};
+
+// The resolver new connections use; replaced when a reload changes dns:.
+std::mutex g_resolver_mu;
+std::shared_ptr<DnsResolver> g_resolver;
+SelfBannerMonitor g_banner;
+
+std::shared_ptr<DnsResolver> current_resolver() {
+  std::lock_guard lock(g_resolver_mu);
+  return g_resolver;
+}
+
+DnsOptions dns_options(const DnsConfig& d) {
+  DnsOptions o;
+  o.servers = d.servers;
+  o.timeout = d.timeout;
+  o.tries = d.tries;
+  o.cache_entries = d.cache_entries;
+  return o;
+}
+
+// self_banner: our host name (macro j) must forward-confirm to the address
+// the client reached ({daemon_addr}). Checked in the background, warned at
+// most once per name and address per hour; never affects mail.
+void check_self_banner(SMFICTX* ctx, const std::shared_ptr<Logger>& logger) {
+  const char* j = smfi_getsymval(ctx, const_cast<char*>("j"));
+  const char* daddr = smfi_getsymval(ctx, const_cast<char*>("{daemon_addr}"));
+  auto resolver = current_resolver();
+  if (!j || !daddr || !resolver) return;
+  auto address = IpAddress::parse(daddr);
+  if (!address) return;
+  // Connections over loopback (local submission, content filters) are not
+  // what the outside world sees.
+  static const IpAddress v6_loopback = *IpAddress::parse("::1");
+  if ((!address->v6 && address->bytes[0] == 127) || *address == v6_loopback) return;
+  if (!g_banner.due(j, *address, std::chrono::steady_clock::now())) return;
+  std::string name = j;
+  resolver->addresses(name, [logger, name, address](const DnsAnswer& a) {
+    const CheckResult r = self_banner_result(a, *address);
+    if (r == CheckResult::kPass) return;
+    logger->warning(
+        "self_banner: our host name {} does not resolve to {}, the address clients reach us on "
+        "(result={}{}): outside checks will report \"reverse DNS does not match SMTP banner\"; "
+        "fix the name's A/AAAA record or myhostname",
+        name, address->str(), to_string(r), a.error.empty() ? "" : ", " + a.error);
+  });
+}
 
 class LibmilterContext : public MtaContext {
  public:
@@ -95,7 +147,8 @@ MilterConnection* connection(SMFICTX* ctx) {
 MilterConnection* ensure_connection(SMFICTX* ctx) {
   if (auto* c = connection(ctx)) return c;
   auto [config, logger] = g_runtime->current();
-  auto* c = new MilterConnection(config, logger, MilterFeatures{});
+  auto* c = new MilterConnection(config, logger, MilterFeatures{}, current_resolver());
+  ++g_active;
   smfi_setpriv(ctx, c);
   return c;
 }
@@ -145,8 +198,12 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
       smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
       smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
     }
-    delete connection(ctx);
-    smfi_setpriv(ctx, new MilterConnection(config, logger, features));
+    if (auto* old = connection(ctx)) {
+      delete old;
+      --g_active;
+    }
+    ++g_active;
+    smfi_setpriv(ctx, new MilterConnection(config, logger, features, current_resolver()));
     return SMFIS_CONTINUE;
   });
 }
@@ -154,6 +211,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
   return guarded(ctx, "connect", [&] {
     LibmilterContext mta(ctx);
+    check_self_banner(ctx, g_runtime->logger());
     return status(ensure_connection(ctx)->connect(mta, hostname, addr));
   });
 }
@@ -227,12 +285,15 @@ sfsistat on_abort(SMFICTX* ctx) {
 
 // Called for every connection that got a context, whatever happened before.
 sfsistat on_close(SMFICTX* ctx) {
-  delete connection(ctx);
+  if (auto* c = connection(ctx)) {
+    delete c;
+    --g_active;
+  }
   smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
 }
 
-std::string unix_socket_path(const std::string& spec) {
+std::string unix_socket_path_of(const std::string& spec) {
   for (const char* prefix : {"unix:", "local:"})
     if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
   if (!spec.empty() && spec.front() == '/') return spec;
@@ -301,7 +362,7 @@ int run(int argc, char** argv) {
   desc.xxfi_close = on_close;
   desc.xxfi_negotiate = on_negotiate;
 
-  const std::string path = unix_socket_path(socket);
+  const std::string path = unix_socket_path_of(socket);
   mode_t old_umask = umask(0117);  // the socket is born 0660
   if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
       smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
@@ -310,7 +371,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   umask(old_umask);
-  if (!path.empty() && !secure_socket_file(path, config->milter.group, &error)) {
+  if (!path.empty() &&
+      !secure_socket_file(path, config->milter.user, config->milter.group, &error)) {
     logger->error("{}", error);
     return kExitConfig;
   }
@@ -320,14 +382,25 @@ int run(int argc, char** argv) {
     return kExitConfig;
   }
 
+  {
+    std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
+    if (!resolver) {
+      logger->error("dns: {}", error);
+      return kExitConfig;
+    }
+    std::lock_guard lock(g_resolver_mu);
+    g_resolver = std::move(resolver);
+  }
   Runtime runtime(config_path, kTag, config, logger);
   g_runtime = &runtime;
   logger->info("starting: socket={} config={} user={}", socket, config_path,
                geteuid() == 0 ? "root" : config->milter.user);
 
   std::atomic<int> milter_rc{0};
+  std::atomic<bool> milter_done{false};
   std::thread worker([&] {
     milter_rc = smfi_main();
+    milter_done = true;
     // Wake the main thread if libmilter stopped on its own.
     kill(getpid(), SIGTERM);
   });
@@ -335,17 +408,41 @@ int run(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      runtime.reload();
+      const DnsConfig before = runtime.current().first->dns;
+      if (runtime.reload()) {
+        const DnsConfig& after = runtime.current().first->dns;
+        if (before.servers != after.servers || before.timeout != after.timeout ||
+            before.tries != after.tries || before.cache_entries != after.cache_entries) {
+          std::string why;
+          if (auto r = DnsResolver::create(dns_options(after), &why)) {
+            std::lock_guard lock(g_resolver_mu);
+            g_resolver = std::move(r);
+          } else {
+            runtime.logger()->error("reload: dns: {}; keeping the previous resolver", why);
+          }
+        }
+      }
       continue;
     }
     runtime.logger()->info("stopping on signal {}", sig);
     smfi_stop();
     break;
   }
-  worker.join();
+  // Sessions in flight finish their current exchange. libmilter's listener
+  // notices the stop only at its next poll timeout, so wait for the
+  // sessions, not for the listener.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((g_active > 0 || !milter_done) && std::chrono::steady_clock::now() < deadline) {
+    if (g_active == 0 && !milter_done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (milter_done)
+    worker.join();
+  else
+    worker.detach();
   if (!path.empty()) unlink(path.c_str());
   runtime.logger()->info("stopped");
-  return milter_rc == MI_SUCCESS ? 0 : 1;
+  return !milter_done || milter_rc == MI_SUCCESS ? 0 : 1;
 }
 
 }  // namespace

@@ -52,11 +52,21 @@ std::string sockaddr_text(const sockaddr* addr) {
 }
 
 MilterConnection::MilterConnection(std::shared_ptr<const Config> config,
-                                   std::shared_ptr<Logger> logger, MilterFeatures features)
+                                   std::shared_ptr<Logger> logger, MilterFeatures features,
+                                   std::shared_ptr<DnsResolver> resolver)
     : config_(config),
       logger_(std::move(logger)),
       features_(features),
+      resolver_(config->milter.identity ? std::move(resolver) : nullptr),
       session_(std::move(config), logger_.get()) {}
+
+Verdict MilterConnection::identity(std::string_view where) {
+  if (!resolver_ || !session_.identity_wanted()) return {};
+  if (identity_done_ && identity_done_for_ == session_.helo_name()) return {};
+  identity_done_ = true;
+  identity_done_for_ = session_.helo_name();
+  return session_.identity(lookup_identity_wait(*resolver_, session_.identity_input()), where);
+}
 
 MilterStatus MilterConnection::reply(MtaContext& mta, const Verdict& v) {
   switch (v.action) {
@@ -91,14 +101,24 @@ MilterStatus MilterConnection::connect(MtaContext& mta, const char* hostname,
 
 MilterStatus MilterConnection::helo(MtaContext& mta, const char* name) {
   if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
-  return reply(mta, session_.helo(name ? name : ""));
+  Verdict v = session_.helo(name ? name : "");
+  if (v.is_continue()) v = identity("helo");
+  return reply(mta, v);
 }
 
 MilterStatus MilterConnection::envfrom(MtaContext& mta, std::span<const char* const> argv) {
   if (argv.empty() || !argv[0]) return MilterStatus::kContinue;
+  // A new transaction: the previous message's queue ID must not stick (the
+  // MTA may send no `i` yet, and libmilter drops the abort after a message).
+  session_.set_queue_id({});
   take_queue_id(mta);
   if (auto user = mta.macro("{auth_authen}")) session_.set_authenticated(*user);
   if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
+  // A client that never said HELO still gets its address checked.
+  if (!identity_done_) {
+    Verdict v = identity("mail");
+    if (reply_class_for(v.action) != 0) return reply(mta, v);
+  }
   std::string_view params[32];
   std::size_t n = 0;
   for (std::size_t i = 1; i < argv.size() && argv[i] && n < std::size(params); ++i)
@@ -120,6 +140,8 @@ MilterStatus MilterConnection::envrcpt(MtaContext& mta, std::span<const char* co
 
 MilterStatus MilterConnection::data(MtaContext& mta) {
   take_queue_id(mta);
+  // After a verdict that ended the session (421) every command gets it again.
+  if (session_.disconnected()) return reply(mta, *session_.decision());
   return MilterStatus::kContinue;
 }
 

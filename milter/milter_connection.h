@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "common/config.h"
+#include "common/dns_resolver.h"
 #include "common/logger.h"
 #include "common/session.h"
 
@@ -50,8 +51,9 @@ struct MilterFeatures {
 
 class MilterConnection {
  public:
+  // `resolver` may be null: no identity checks then.
   MilterConnection(std::shared_ptr<const Config> config, std::shared_ptr<Logger> logger,
-                   MilterFeatures features);
+                   MilterFeatures features, std::shared_ptr<DnsResolver> resolver = nullptr);
 
   MilterStatus connect(MtaContext& mta, const char* hostname, const sockaddr* addr);
   MilterStatus helo(MtaContext& mta, const char* name);
@@ -71,10 +73,16 @@ class MilterConnection {
  private:
   MilterStatus reply(MtaContext& mta, const Verdict& v);
   void take_queue_id(MtaContext& mta);
+  // Runs the identity checks once per HELO name; blocks this libmilter thread
+  // at most dns.timeout x dns.tries.
+  Verdict identity(std::string_view where);
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<Logger> logger_;  // keeps the logger alive across reloads
   MilterFeatures features_;
+  std::shared_ptr<DnsResolver> resolver_;
+  std::string identity_done_for_;  // the HELO name already checked
+  bool identity_done_ = false;
   Session session_;
 };
 

@@ -96,7 +96,7 @@ int run(int argc, char** argv) {
     io.run();
     return 0;
   }
-  if (!server.listen(listen, config->policy.group, &error)) {
+  if (!server.listen(listen, config->policy.user, config->policy.group, &error)) {
     logger->error("{}", error);
     return 1;
   }

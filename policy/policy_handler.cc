@@ -60,30 +60,31 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
 
   const std::string_view helo = req.get("helo_name");
   if (!helo.empty() && helo != s.helo_name()) take(s.helo(helo));
+  // A new message (instance): its transaction starts before anything is
+  // logged, so that no line carries the previous message's sender.
+  const bool new_message =
+      in_transaction(state) && (req.get("instance") != instance_ || req.get("instance").empty());
+  if (new_message) {
+    instance_ = std::string(req.get("instance"));
+    tags_prepended_ = 0;
+    s.reset();
+  }
+  if (in_transaction(state)) s.set_queue_id(req.get("queue_id"));
   if (identity) {
     identity_key_ = fmt::format("{}|{}", req.get("client_address"), lower(helo));
     take(s.identity(*identity, where));
   }
-  if (in_transaction(state)) {
-    const std::string_view instance = req.get("instance");
-    if (instance != instance_ || instance.empty()) {
-      // A new message: the transaction starts at its MAIL FROM.
-      instance_ = std::string(instance);
-      tags_prepended_ = 0;
-      s.reset();
-      s.set_queue_id(req.get("queue_id"));
-      std::string size;
-      std::string_view params[1];
-      std::size_t n = 0;
-      if (!req.get("size").empty() && req.get("size") != "0") {
-        size = fmt::format("SIZE={}", req.get("size"));
-        params[n++] = size;
-      }
-      take(s.mail(req.get("sender"), std::span(params, n)));
+  if (new_message) {
+    std::string size;
+    std::string_view params[1];
+    std::size_t n = 0;
+    if (!req.get("size").empty() && req.get("size") != "0") {
+      size = fmt::format("SIZE={}", req.get("size"));
+      params[n++] = size;
     }
-    s.set_queue_id(req.get("queue_id"));
-    if (state == "RCPT") take(s.rcpt(req.get("recipient")));
+    take(s.mail(req.get("sender"), std::span(params, n)));
   }
+  if (state == "RCPT") take(s.rcpt(req.get("recipient")));
 
   switch (worst.action) {
     case Action::kReject:

@@ -171,8 +171,8 @@ PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime,
 
 PolicyServer::~PolicyServer() = default;
 
-bool PolicyServer::listen(const std::vector<std::string>& specs, const std::string& group,
-                          std::string* error) {
+bool PolicyServer::listen(const std::vector<std::string>& specs, const std::string& user,
+                          const std::string& group, std::string* error) {
   for (const auto& spec : specs) {
     auto l = std::make_unique<Listener>();
     l->spec = spec;
@@ -186,7 +186,7 @@ bool PolicyServer::listen(const std::vector<std::string>& specs, const std::stri
       if (!ec) l->local->bind(asio::local::stream_protocol::endpoint(path), ec);
       if (!ec) l->local->listen(asio::socket_base::max_listen_connections, ec);
       ::umask(old);
-      if (!ec && !secure_socket_file(path, group, error)) return false;
+      if (!ec && !secure_socket_file(path, user, group, error)) return false;
     } else {
       // inet:HOST:PORT, HOST may be [v6]
       std::string rest = spec.substr(5);

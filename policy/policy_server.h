@@ -45,7 +45,8 @@ class PolicyServer {
 
   // Opens the listeners of `specs` ("unix:/path", "inet:HOST:PORT"). Returns
   // false with a message naming the spec on failure.
-  bool listen(const std::vector<std::string>& specs, const std::string& group, std::string* error);
+  bool listen(const std::vector<std::string>& specs, const std::string& user,
+              const std::string& group, std::string* error);
   void start_accepting();
   // One connection on file descriptors 0 and 1; the io_context runs out when
   // it ends.
