@@ -60,21 +60,15 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
 
   const std::string_view helo = req.get("helo_name");
   if (!helo.empty() && helo != s.helo_name()) take(s.helo(helo));
-  // A new message (instance): its transaction starts before anything is
-  // logged, so that no line carries the previous message's sender.
+  // A new message (instance): its transaction starts (with its sender)
+  // before anything else is logged, so no line carries another message's.
   const bool new_message =
       in_transaction(state) && (req.get("instance") != instance_ || req.get("instance").empty());
   if (new_message) {
     instance_ = std::string(req.get("instance"));
     tags_prepended_ = 0;
     s.reset();
-  }
-  if (in_transaction(state)) s.set_queue_id(req.get("queue_id"));
-  if (identity) {
-    identity_key_ = fmt::format("{}|{}", req.get("client_address"), lower(helo));
-    take(s.identity(*identity, where));
-  }
-  if (new_message) {
+    s.set_queue_id(req.get("queue_id"));
     std::string size;
     std::string_view params[1];
     std::size_t n = 0;
@@ -83,6 +77,11 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
       params[n++] = size;
     }
     take(s.mail(req.get("sender"), std::span(params, n)));
+  }
+  if (in_transaction(state)) s.set_queue_id(req.get("queue_id"));
+  if (identity) {
+    identity_key_ = fmt::format("{}|{}", req.get("client_address"), lower(helo));
+    take(s.identity(*identity, where));
   }
   if (state == "RCPT") take(s.rcpt(req.get("recipient")));
 

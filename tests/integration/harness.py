@@ -392,6 +392,44 @@ class Milter(Daemon):
         self.signal(signal.SIGHUP)
 
 
+class Policyd(Daemon):
+    """esmtp-inspect-policyd with a config written from YAML text, listening
+    on a unix socket in the test directory (or TCP with inet=True).
+    `postfix_spec` goes into check_policy_service."""
+
+    def __init__(self, env, config="", inet=False, name="policyd"):
+        self.config_path = env.path(f"{name}.yaml")
+        log_path = env.path(f"{name}.log")
+        if inet:
+            self.port = free_port()
+            self.listen = f"inet:127.0.0.1:{self.port}"
+            self.postfix_spec = f"inet:127.0.0.1:{self.port}"
+            ready = lambda: port_open(self.port)
+        else:
+            self.sock = env.path(f"{name}.sock")
+            self.listen = f"unix:{self.sock}"
+            self.postfix_spec = f"unix:{self.sock}"
+            ready = lambda: unix_socket_open(self.sock)
+        self.write_config(config, log_path)
+        super().__init__(env, [str(BIN / "esmtp-inspect-policyd"), "-f", "-c",
+                               str(self.config_path), "-l", self.listen], log_path, ready)
+
+    def write_config(self, config, log_path=None):
+        log_path = log_path or self.log_path
+        # The log file may be written by an unprivileged process (spawn).
+        Path(log_path).touch()
+        os.chmod(log_path, 0o666)
+        base = (f'log: {{ to: "file:{log_path}" }}\n'
+                "policy: { user: nobody, group: postfix }\n")
+        self.config_path.write_text(base + config)
+        os.chmod(self.config_path, 0o644)
+
+    def reload(self, config=None):
+        if config is not None:
+            self.write_config(config)
+        self.signal(signal.SIGHUP)
+
+
 @dataclass
 class SmtpResult:
     rc: int

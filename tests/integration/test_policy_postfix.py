@@ -1,0 +1,203 @@
+"""esmtp-inspect-policyd behind a real Postfix, with a real DNS server (issue 4).
+
+A private unbound serves the test zones (tests/dns/README.md); Postfix asks
+the policy service at RCPT (check_policy_service), and swaks presents each
+client address and HELO name through XCLIENT. For every identity check and
+every outcome (pass, fail, none, temperror) the test asserts the SMTP reply,
+the X-ESMTP-Inspect header PREPENDed at the sink, and the log line.
+"""
+
+import re
+import sys
+import time
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dns  # noqa: E402
+import harness  # noqa: E402
+
+SELF = "identity:\n  self: { names: [mx.test.example], addresses: [198.51.100.30] }\n"
+
+
+def restrictions(spec):
+    return {
+        "smtpd_recipient_restrictions": f"check_policy_service {spec}",
+        "inet_protocols": "all",  # XCLIENT may then present IPv6 clients
+    }
+
+
+class PolicyPostfix(unittest.TestCase):
+    config = SELF
+    spawn = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.Env("policy-pf")
+        cls.dns = dns.Unbound(cls.env)
+        cls.sink = harness.Sink(cls.env)
+        config = f"dns: {{ servers: {cls.dns.servers}, timeout: 1s, tries: 2 }}\n" + cls.config
+        if cls.spawn:
+            cls.policyd = harness.Policyd(cls.env, config)  # config and log only
+            master = (f"esmtp-inspect-policy unix - n n - 0 spawn\n"
+                      f"  user=nobody argv={harness.BIN}/esmtp-inspect-policyd --spawn "
+                      f"-c {cls.policyd.config_path}\n")
+            cls.postfix = harness.Postfix(cls.env, cls.sink,
+                                          extra=restrictions("unix:private/esmtp-inspect-policy"),
+                                          master_extra=master)
+        else:
+            cls.policyd = harness.Policyd(cls.env, config).start()
+            cls.postfix = harness.Postfix(cls.env, cls.sink,
+                                          extra=restrictions(cls.policyd.postfix_spec))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def sender(self):
+        return f"{self._testMethodName}@example.org"
+
+    def send(self, client, helo, **kw):
+        kw.setdefault("sender", self.sender())
+        return harness.swaks(self.postfix.port, client=client, helo=helo, **kw)
+
+    def delivered(self):
+        return harness.wait_until(
+            lambda: [m for m in self.sink.messages() if m.mail_from == f"<{self.sender()}>"],
+            timeout=20, what="delivery at the sink")
+
+    def our_lines(self, rule=None):
+        out = []
+        for line in self.policyd.log().splitlines():
+            rest = line.partition("]: ")[2]
+            if f"from=<{self.sender()}>" in rest and (rule is None or f" rule={rule} " in rest):
+                out.append(rest)
+        return out
+
+    def accepted_with_tags(self, client, helo, tags):
+        r = self.send(client, helo)
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = self.delivered()[0]
+        expected = [", ".join(tags)] if tags else []
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), expected)
+        return msg
+
+
+class IdentityOutcomes(PolicyPostfix):
+    def test_good_fcrdns_everything_passes(self):
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "mx.example.org", [])
+        self.assertEqual(self.our_lines(), [])
+
+    def test_helo_in_the_same_registered_domain_passes(self):
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "mail.example.org", [])
+
+    def test_no_ptr(self):
+        self.accepted_with_tags(("203.0.113.8", "unknown"), "mx.example.org", [
+            "rule=ptr_present; result=none", "rule=fcrdns; result=none",
+            "rule=helo_matches_client; result=fail", "rule=helo_matches_ptr; result=none"])
+        line = harness.wait_until(lambda: self.our_lines("fcrdns"))[0]
+        self.assertEqual(line, "NOQUEUE: action=tag rule=fcrdns actual=none limit=pass where=rcpt "
+                         'detail="no PTR" client=unknown[203.0.113.8] helo=mx.example.org '
+                         f"from=<{self.sender()}> profile=default")
+
+    def test_ptr_without_forward(self):
+        self.accepted_with_tags(("203.0.113.6", "noforward.example.org"), "noforward.example.org", [
+            "rule=fcrdns; result=fail", "rule=helo_resolves; result=none",
+            "rule=helo_matches_client; result=none", "rule=helo_matches_ptr; result=none"])
+
+    def test_ptr_pointing_elsewhere(self):
+        self.accepted_with_tags(("203.0.113.7", "elsewhere.example.org"), "mx.example.org", [
+            "rule=fcrdns; result=fail", "rule=helo_matches_client; result=fail",
+            "rule=helo_matches_ptr; result=none"])
+        line = harness.wait_until(lambda: self.our_lines("fcrdns"))[0]
+        self.assertIn("actual=fail limit=pass where=rcpt detail=ptr=elsewhere.example.org", line)
+
+    def test_multiple_ptrs_one_confirms(self):
+        self.accepted_with_tags(("203.0.113.9", "b.example.net"), "b.example.net", [])
+
+    def test_helo_matches_ptr_fails_across_domains(self):
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "mx.example.co.uk", [
+            "rule=helo_matches_client; result=fail", "rule=helo_matches_ptr; result=fail"])
+
+    def test_servfail_is_temperror_and_tagged(self):
+        self.accepted_with_tags(("203.0.113.10", "unknown"), "mx.example.org", [
+            "rule=ptr_present; result=temperror", "rule=fcrdns; result=temperror",
+            "rule=helo_matches_client; result=fail", "rule=helo_matches_ptr; result=temperror"])
+        line = harness.wait_until(lambda: self.our_lines("ptr_present"))[0]
+        self.assertIn("action=tag rule=ptr_present actual=temperror limit=pass where=rcpt "
+                      "detail=SERVFAIL", line)
+
+    def test_helo_does_not_resolve(self):
+        # helo_matches_ptr passes: nxhelo.example.org shares example.org with
+        # the client's confirmed PTR name (mode: domain, the default).
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "nxhelo.example.org", [
+            "rule=helo_resolves; result=none", "rule=helo_matches_client; result=none"])
+
+    def test_ipv6_client(self):
+        self.accepted_with_tags(("IPV6:2001:db8::5", "mx6.example.org"), "mx6.example.org", [])
+
+    def test_address_literal(self):
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "[203.0.113.5]", [])
+
+    def test_address_literal_mismatch(self):
+        self.accepted_with_tags(("203.0.113.5", "mx.example.org"), "[192.0.2.99]", [
+            "rule=helo_literal_match; result=fail"])
+
+    def test_helo_syntax_rejects(self):
+        r = self.send(("203.0.113.5", "mx.example.org"), "localhost")
+        self.assertTrue(r.has("504 5.5.2 <b@example.net>: Recipient address rejected: Helo "
+                              "command rejected: need fully-qualified hostname") or
+                        r.has("504 5.5.2 Helo command rejected: need fully-qualified hostname"),
+                        r.replies)
+        line = harness.wait_until(lambda: self.our_lines("helo_syntax"))[0]
+        self.assertEqual(line, "NOQUEUE: action=reject rule=helo_syntax actual=fail limit=pass "
+                         "where=rcpt client=mx.example.org[203.0.113.5] helo=localhost "
+                         f'from=<{self.sender()}> reply="504 5.5.2 Helo command rejected: need '
+                         'fully-qualified hostname" profile=default')
+        self.postfix.wait_log(r"reject: RCPT from .*504 5\.5\.2 .*Helo command rejected: need "
+                              r"fully-qualified hostname")
+
+    def test_helo_not_self_rejects(self):
+        r = self.send(("203.0.113.5", "mx.example.org"), "mx.test.example")
+        self.assertTrue(any("550 5.7.1" in x and "Helo command rejected: you are not me" in x
+                            for x in r.replies), r.replies)
+
+
+class EnvelopeRules(PolicyPostfix):
+    config = SELF + "rules: { recipient_count: { max: 3 } }\n"
+
+    def test_recipient_count_per_message(self):
+        rcpts = [f"r{i}@example.net" for i in range(5)]
+        r = self.send(("203.0.113.5", "mx.example.org"), "mx.example.org", to=rcpts)
+        self.assertEqual(sum("452 4.5.3" in x and "Too many recipients" in x for x in r.replies), 2,
+                         r.replies)
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        self.assertEqual(sorted(self.delivered()[0].rcpts), [f"<{x}>" for x in rcpts[:3]])
+
+    def test_sender_too_long_refuses_every_recipient(self):
+        sender = "s" * 309 + "@example.org"
+        r = harness.swaks(self.postfix.port, sender=sender, to=["a@example.net", "b@example.net"],
+                          client=("203.0.113.5", "mx.example.org"), helo="mx.example.org")
+        # At RCPT, Postfix words the reply for the recipient (and maps the
+        # sender DSN code 5.1.7 to the recipient one, 5.1.3); our log keeps ours.
+        refused = [x for x in r.replies if x.startswith("501 5.1.3 <") and
+                   x.endswith(": Recipient address rejected: Sender address too long")]
+        self.assertEqual(len(refused), 2, r.replies)
+        self.assertIn('reply="501 5.1.7 Sender address too long"', self.policyd.log())
+
+
+class Spawn(PolicyPostfix):
+    """The same service started by Postfix's spawn(8), one process per
+    connection, speaking on stdin/stdout."""
+    spawn = True
+
+    def test_spawn_mode_tags_and_rejects(self):
+        self.accepted_with_tags(("203.0.113.7", "elsewhere.example.org"), "mx.example.org", [
+            "rule=fcrdns; result=fail", "rule=helo_matches_client; result=fail",
+            "rule=helo_matches_ptr; result=none"])
+        r = self.send(("203.0.113.5", "mx.example.org"), "localhost", sender="spawn2@example.org")
+        self.assertTrue(any("504 5.5.2" in x for x in r.replies), r.replies)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
