@@ -13,6 +13,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -67,6 +69,10 @@ bool drop_privileges(const std::string& user, std::string* error);
 // group `group` (the MTA's). Empty names leave owner or group as they are.
 bool secure_socket_file(const std::string& path, const std::string& user, const std::string& group,
                         std::string* error);
+
+// Raises the soft limit on open files to the hard limit (a daemon serving
+// policy.max_connections needs more than the usual 1024). Returns the limit.
+std::uint64_t raise_fd_limit();
 
 // Forks into the background with a new session; stdio goes to /dev/null.
 // Returns false (and the error) when it cannot.

@@ -332,6 +332,7 @@ int run(int argc, char** argv) {
   }
   if (socket.empty()) socket = config->milter.socket;
 
+  raise_fd_limit();
   if (!foreground && !detach(&error)) {
     logger->error("{}", error);
     return 1;

@@ -87,6 +87,10 @@ int run(int argc, char** argv) {
     logger->error("dns: {}", error);
     return kExitConfig;
   }
+  const std::uint64_t fds = raise_fd_limit();
+  if (fds < 2ull * config->policy.max_connections + 64)
+    logger->warning("open file limit {} is low for policy.max_connections {}", fds,
+                    config->policy.max_connections);
   boost::asio::io_context io(1);
   Runtime runtime(config_path, kTag, config, logger);
   PolicyServer server(io, runtime, resolver);
