@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""The main job, end to end: a private Postfix on 127.0.0.1 wired to
-esmtp-inspect-milter, the sample messages of conf/samples/ sent to it with
-swaks (as the client each sample's .args file describes, presented through
-XCLIENT), and for each one what the sender saw, what esmtp-inspect logged and
-whether the message reached the next hop.
+"""The main job, end to end: a private Postfix on 127.0.0.1 wired to both
+daemons - esmtp-inspect-policyd at RCPT (identity checks against a private
+DNS server serving the documentation ranges) and esmtp-inspect-milter for the
+content - the sample messages of conf/samples/ sent to it with swaks (as the
+client each sample's .args file describes, presented through XCLIENT), and
+for each one what the sender saw, what esmtp-inspect logged and what reached
+the next hop.
 
 Run by tools/demo.sh after it has installed the packages and built the
 daemons. Needs root (postfix -c).
@@ -16,6 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+import dns  # noqa: E402
 import harness  # noqa: E402
 
 SAMPLES = ROOT / "conf" / "samples"
@@ -37,17 +40,26 @@ def main():
     env = harness.Env("esmtp-demo")
     try:
         sink = harness.Sink(env)
-        milter = harness.Milter(env, (SAMPLES / "samples.yaml").read_text()).start()
-        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec])
-        print(f"Postfix {postfix.params['myhostname']} listening on 127.0.0.1:{postfix.port}, "
-              f"esmtp-inspect-milter on {milter.socket}, next hop smtp-sink on "
-              f"127.0.0.1:{sink.port}")
-        print(f"config: conf/samples/samples.yaml (defaults plus an attachment type filter)\n")
+        resolver = dns.Unbound(env)
+        config = (SAMPLES / "samples.yaml").read_text() + f"dns: {{ servers: {resolver.servers} }}\n"
+        # The policy service makes the identity checks; the milter inspects
+        # content (harness.Milter sets milter.identity: false, so nothing is
+        # checked twice).
+        milter = harness.Milter(env, config).start()
+        policyd = harness.Policyd(env, config).start()
+        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec], extra={
+            "smtpd_recipient_restrictions": f"check_policy_service {policyd.postfix_spec}"})
+        print(f"Postfix {postfix.params['myhostname']} on 127.0.0.1:{postfix.port}; "
+              f"esmtp-inspect-policyd on {policyd.listen}; esmtp-inspect-milter on "
+              f"{milter.socket};\nDNS: unbound on 127.0.0.1:{resolver.port} (tests/dns zones); "
+              f"next hop: smtp-sink on 127.0.0.1:{sink.port}")
+        print("config: conf/samples/samples.yaml (defaults plus an attachment type filter)\n")
         accepted = refused = 0
         for eml in sorted(SAMPLES.glob("*.eml")):
             e = envelope(eml.with_suffix(".args"))
             client = (e.get("client", "192.0.2.10"), e.get("client_name", "client.example"))
             before = len(milter.log_lines())
+            before_policy = len(policyd.log_lines())
             delivered_before = sink.count()
             r = harness.swaks(postfix.port, sender=e.get("from", ""),
                               to=e["rcpt"] or ["postmaster@example.net"], client=client,
@@ -65,8 +77,8 @@ def main():
                                    timeout=5)
             except TimeoutError:
                 pass
-            ours = [l.partition("]: ")[2] for l in milter.log_lines()[before:]
-                    if "action=" in l]
+            ours = [l.partition("]: ")[2] for l in policyd.log_lines()[before_policy:] +
+                    milter.log_lines()[before:] if "action=" in l]
             for line in ours[:3]:
                 print("   LOG   " + (line if len(line) < 230 else line[:227] + "..."))
             if len(ours) > 3:
@@ -74,6 +86,9 @@ def main():
             if queued:
                 harness.wait_until(lambda: sink.count() > delivered_before, timeout=20)
                 accepted += 1
+                delivered = [m for m in sink.messages() if queued in m.raw.decode(errors="replace")]
+                for tag in (delivered[0].header("X-ESMTP-Inspect") if delivered else []):
+                    print(f"   HDR   X-ESMTP-Inspect: {tag}")
                 print("   -> delivered to the next hop")
             else:
                 refused += 1
@@ -81,8 +96,9 @@ def main():
             print()
         print(f"samples: {accepted} delivered, {refused} refused")
         maillog = postfix.log()
-        ours = [l for l in milter.log_lines() if "action=" in l]
-        print(f"Postfix logged {len(re.findall('milter-reject', maillog))} milter-reject lines; "
+        ours = [l for l in milter.log_lines() + policyd.log_lines() if "action=" in l]
+        print(f"Postfix logged {len(re.findall('milter-reject', maillog))} milter-reject and "
+              f"{len(re.findall('NOQUEUE: reject: RCPT', maillog))} policy reject lines; "
               f"esmtp-inspect logged {len(ours)} decisions.")
     finally:
         env.close()

@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 
 tools/install-deps.sh test
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target esmtp-inspect esmtp-inspect-milter >/dev/null
-echo "built: $(build/bin/esmtp-inspect --version), $(build/bin/esmtp-inspect-milter --version)"
+cmake --build build -j"$(nproc)" --target esmtp-inspect esmtp-inspect-milter esmtp-inspect-policyd >/dev/null
+echo "built: $(build/bin/esmtp-inspect --version), $(build/bin/esmtp-inspect-milter --version), $(build/bin/esmtp-inspect-policyd --version)"
 build/bin/esmtp-inspect check-config conf/samples/samples.yaml >/dev/null
 echo
 exec python3 tools/demo.py
