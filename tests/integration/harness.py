@@ -360,7 +360,10 @@ class Milter(Daemon):
     into smtpd_milters.
     """
 
-    def __init__(self, env, config="", inet=False, name="milter"):
+    def __init__(self, env, config="", inet=False, name="milter", identity=False):
+        # Identity checks need the test DNS server: tests that want them pass
+        # identity=True and set dns.servers in `config`.
+        self.identity = identity
         self.config_path = env.path(f"{name}.yaml")
         log_path = env.path(f"{name}.log")
         if inet:
@@ -379,11 +382,9 @@ class Milter(Daemon):
 
     def write_config(self, config, log_path=None):
         log_path = log_path or self.log_path
-        # Identity checks need the test DNS server; tests that want them
-        # configure milter.identity and dns.servers themselves.
-        identity = "" if "identity:" in config and "milter:" in config else ", identity: false"
+        identity = "true" if self.identity else "false"
         base = (f'log: {{ to: "file:{log_path}" }}\n'
-                f"milter: {{ user: nobody, group: postfix{identity} }}\n")
+                f"milter: {{ user: nobody, group: postfix, identity: {identity} }}\n")
         self.config_path.write_text(base + config)
 
     def reload(self, config=None):

@@ -164,9 +164,12 @@ class MilterFaults(unittest.TestCase):
 
         t = threading.Thread(target=mail_loop)
         t.start()
-        for _ in range(100):
+        # Back to back, so that many arrive while the main thread is busy
+        # reloading: none may reach libmilter's own signal thread.
+        for i in range(300):
             self.milter.signal(signal.SIGHUP)
-            time.sleep(0.01)
+            if i % 50 == 0:
+                time.sleep(0.01)
         harness.wait_until(lambda: self.milter.log().count("reloaded configuration") >= 1)
         time.sleep(0.5)
         stop.set()

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dns  # noqa: E402
 import harness  # noqa: E402
 
 CLIENT = ("203.0.113.5", "mx.example.org")
@@ -357,6 +358,82 @@ class Monitor(PostfixMilter):
         self.assertIn(f"{qid}: action=log would=tempfail rule=recipient_count actual=101", log)
         self.assertIn(f"{qid}: action=log would=reject rule=header_line_length actual=1209", log)
         self.assertNotIn("action=reject", log)
+
+
+class Identity(unittest.TestCase):
+    """The milter makes the identity checks itself (Sendmail sites have no
+    policy service): at HELO, with a deadline, against the test DNS server."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.Env("milter-identity")
+        cls.dns = dns.Unbound(cls.env)
+        cls.sink = harness.Sink(cls.env)
+        cls.milter = harness.Milter(
+            cls.env, f"dns: {{ servers: {cls.dns.servers}, timeout: 1s, tries: 2 }}\n"
+                     "identity: { self: { names: [mx.test.example] } }\n", identity=True).start()
+        cls.postfix = harness.Postfix(cls.env, cls.sink, milters=[cls.milter.postfix_spec])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def test_tags_reach_the_message_one_header_each(self):
+        sender = "identity-tag@example.org"
+        r = harness.swaks(self.postfix.port, sender=sender,
+                          client=("203.0.113.7", "elsewhere.example.org"), helo="mx.example.org")
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = harness.wait_until(lambda: [m for m in self.sink.messages()
+                                          if m.mail_from == f"<{sender}>"], timeout=20)[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [
+            "rule=fcrdns; result=fail", "rule=helo_matches_client; result=fail",
+            "rule=helo_matches_ptr; result=none"])
+        self.assertIn("NOQUEUE: action=tag rule=fcrdns actual=fail limit=pass where=helo "
+                      "detail=ptr=elsewhere.example.org client=elsewhere.example.org[203.0.113.7] "
+                      "helo=mx.example.org profile=default", self.milter.log())
+
+    def test_good_client_is_not_tagged(self):
+        sender = "identity-good@example.org"
+        r = harness.swaks(self.postfix.port, sender=sender,
+                          client=("203.0.113.5", "mx.example.org"), helo="mx.example.org")
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = harness.wait_until(lambda: [m for m in self.sink.messages()
+                                          if m.mail_from == f"<{sender}>"], timeout=20)[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [])
+
+    def test_helo_not_self_is_rejected(self):
+        # No XCLIENT: Postfix answers a milter-rejected EHLO with a reduced
+        # feature list (no XCLIENT) and gives the milter's reply at MAIL.
+        r = harness.swaks(self.postfix.port, sender="identity-self@example.org",
+                          helo="mx.test.example")
+        self.assertTrue(r.has("550 5.7.1 Helo command rejected: you are not me"), r.replies)
+        self.postfix.wait_log(r"milter-reject: MAIL from .*550 5\.7\.1 Helo command "
+                              r"rejected: you are not me")
+        self.assertIn("action=reject rule=helo_not_self actual=fail limit=pass where=helo",
+                      self.milter.log())
+
+
+class IdentityBlackHole(unittest.TestCase):
+    def test_helo_waits_at_most_the_dns_budget(self):
+        env = harness.Env("milter-blackhole")
+        self.addCleanup(env.close)
+        import socket
+        import time
+        hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        hole.bind(("127.0.0.1", 0))
+        self.addCleanup(hole.close)
+        sink = harness.Sink(env)
+        milter = harness.Milter(env, f'dns: {{ servers: ["127.0.0.1:{hole.getsockname()[1]}"], '
+                                     "timeout: 400ms, tries: 2 }\n", identity=True).start()
+        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec])
+        t = time.monotonic()
+        r = harness.swaks(postfix.port, sender="hole@example.org",
+                          client=("203.0.113.5", "mx.example.org"), helo="mx.example.org")
+        took = time.monotonic() - t
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        # Budget 0.8 s for the HELO lookups; the rest of the dialog is fast.
+        self.assertLess(took, 0.8 + 1.5, f"took {took:.2f}s")
+        self.assertIn("action=tag rule=ptr_present actual=temperror", milter.log())
 
 
 class Daemon(unittest.TestCase):
