@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstring>
 
 namespace esmtp {
@@ -402,7 +403,14 @@ bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::stri
     out.assign(bytes);
     return true;
   }
+  // Charset names are MIME tokens (RFC 2978). glibc's iconv_open drops other
+  // characters and reads "//" as conversion flags: such a name would open a
+  // converter it does not say.
   if (charset.size() > 40) return false;
+  for (char c : charset)
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view("!#$%&+-^_`{}~.:").find(c) == std::string_view::npos)
+      return false;
   std::string cs(charset);
   iconv_t cd = iconv_open("UTF-8", cs.c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
@@ -418,7 +426,9 @@ bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::stri
   if (ok) ok = iconv(cd, nullptr, nullptr, &o, &o_left) != static_cast<std::size_t>(-1);
   iconv_close(cd);
   out.resize(out.size() - o_left);
-  return ok;
+  // iconv's decoders are lenient (glibc's UTF-8 one passes code points past
+  // U+10FFFF): what is called decoded must be UTF-8.
+  return ok && is_valid_utf8(out);
 }
 
 }  // namespace esmtp

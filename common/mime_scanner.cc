@@ -80,6 +80,7 @@ void MimeScanner::reset(const MimeLimits& limits, std::uint64_t long_line) {
   top_ = 0;
   path_.clear();
   parts_ = 0;
+  total_parts_ = &parts_;
   decoding_ = Decoding::kNone;
   out_len_ = 0;
   begin_entity(0, false);
@@ -192,9 +193,11 @@ void MimeScanner::delimiter(std::size_t level, bool close) {
   top_ = level + 1;
   ++l.children;
   path_.push_back(l.children);
-  ++parts_;
-  if (parts_ == static_cast<std::uint64_t>(limits_.max_parts) + 1)
-    listener_.on_limit(MimeLimit::kParts, parts_, limits_.max_parts, path());
+  // Parts of decoded message/rfc822 parts count towards the message's total.
+  std::uint32_t& parts = *total_parts_;
+  ++parts;
+  if (parts == static_cast<std::uint64_t>(limits_.max_parts) + 1)
+    listener_.on_limit(MimeLimit::kParts, parts, limits_.max_parts, path());
   begin_entity(l.depth + 1, l.digest);
 }
 
@@ -240,10 +243,9 @@ void MimeScanner::end_entity_headers(bool descend) {
 
 void MimeScanner::start_decoding(Decoding d) {
   if (!nested_) nested_ = std::make_unique<Nested>(listener_);
-  MimeLimits inner = limits_;
-  inner.max_parts = limits_.max_parts > parts_ ? limits_.max_parts - parts_ : 1;
   MimeScanner& s = nested_->scanner;
-  s.reset(inner, UINT64_MAX);
+  s.reset(limits_, UINT64_MAX);
+  s.total_parts_ = total_parts_;
   s.path_ = path_;  // the decoded message's parts are numbered under this one
   s.begin_entity(depth_ + 1, false);
   decoding_ = d;

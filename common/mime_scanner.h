@@ -168,7 +168,8 @@ class MimeScanner {
   std::size_t top_ = 0;
   std::vector<std::uint32_t> path_;
   std::string path_text_;
-  std::uint32_t parts_ = 0;
+  std::uint32_t parts_ = 0;               // every part, decoded messages' too
+  std::uint32_t* total_parts_ = &parts_;  // the outermost scanner's parts_
 
   // Decoding an encoded message/rfc822 part into `nested_`.
   Decoding decoding_ = Decoding::kNone;

@@ -46,6 +46,27 @@ MIME-Version: 1.0
 
 B64 = base64.encodebytes(b"MZ\x90\x00" + bytes(range(256))).decode()
 
+# A forwarded message, sent encoded (invalid per RFC 2046 5.2.1, yet decoded
+# by mail clients and by the scanner).
+INNER = """From: inner@example.com
+Subject: encoded forward
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="in"
+
+--in
+Content-Type: text/plain
+
+hidden
+--in
+Content-Type: application/octet-stream; name="payload.exe"
+Content-Disposition: attachment; filename*=utf-8''pay%20load.exe
+Content-Transfer-Encoding: uuencode
+
+begin 644 payload.exe
+--in--
+"""
+INNER_QP = crlf(INNER).replace("=", "=3D").replace("payload.exe\"", "pay=\r\nload.exe\"")
+
 SCANNER = {
     "plain.eml": HDR + "Content-Type: text/plain; charset=us-ascii\n\nHello.\n.\n",
     "multipart_2231_2047.eml": HDR + """Content-Type: multipart/mixed; boundary="=_outer_0001"
@@ -237,6 +258,18 @@ Content-Disposition: attachment; filename="=?UTF-7?Q?+AOk-t+AOk-.com?="
 x
 --cs--
 """,
+    "rfc822_encoded.eml": HDR + """Content-Type: multipart/mixed; boundary="enc"
+
+--enc
+Content-Type: message/rfc822
+Content-Transfer-Encoding: base64
+
+""" + base64.encodebytes(crlf(INNER).encode()).decode() + """--enc
+Content-Type: message/rfc822; name="fwd.eml"
+Content-Transfer-Encoding: quoted-printable
+
+""" + INNER_QP + """--enc--
+""",
     "headers_only.eml": "Subject: no body\nTo: a@example.net\nTo: b@example.net\nX-Empty:\n",
     "no_headers_body.eml": "this line is not a header\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n",
 }
@@ -265,6 +298,48 @@ PARAMS = {
     "charset_bad.bin": b"\x05utf-8\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80",
     "encoded_word_lang.txt": "=?utf-8*en?Q?hello_world?= and =?us-ascii?q?x?=\t=?bogus?x?y?=",
     "raw_8bit.txt": b'attachment; filename="caf\xe9.txt"; name="\xe2\x82\xac.pdf"',
+}
+
+# ---------------------------------------------------------------------------
+# policy_protocol_fuzz: 1 octet (chunk size) + what a Postfix client sends.
+
+POLICY_REQUEST = """request=smtpd_access_policy
+protocol_state=RCPT
+protocol_name=ESMTP
+client_address=192.0.2.7
+client_name=client.example.org
+reverse_client_name=client.example.org
+helo_name=client.example.org
+sender=sender@example.org
+recipient=rcpt@example.net
+recipient_count=0
+queue_id=
+instance=123.456.7
+size=12345
+etrn_domain=
+stress=
+sasl_method=
+sasl_username=
+ccert_subject=
+encryption_protocol=TLSv1.3
+encryption_cipher=TLS_AES_256_GCM_SHA384
+server_address=198.51.100.30
+server_port=25
+policy_context=
+compatibility_level=3.6
+mail_version=3.7.11
+
+"""
+
+POLICY = {
+    "two_requests.txt": b"\x01" + (POLICY_REQUEST + POLICY_REQUEST.replace("RCPT", "DATA")).encode(),
+    "crlf_duplicates.txt": b"\x07" + crlf("request=smtpd_access_policy\nname=a\nname=b\nempty=\n=novalue\n\n").encode(),
+    "errors.txt": b"\x20" + b"request=x\nno equals sign\n\n",
+    "nul.txt": b"\x03" + b"request=x\nsender=a\x00b\n\n",
+    "empty_request.txt": b"\x00" + b"\n\nrequest=x\n\n",
+    "long_line.txt": b"\x11" + b"request=x\nsender=" + b"a" * (64 * 1024) + b"\n\n",
+    "many_attributes.txt": b"\x05" + b"".join(b"a%d=%d\n" % (i, i) for i in range(260)) + b"\n",
+    "partial.txt": b"\x09" + POLICY_REQUEST.encode()[:200],
 }
 
 # ---------------------------------------------------------------------------
@@ -391,12 +466,18 @@ rules: {recipient_count: {max: 0x10}, header_line_length: false}
 
 
 def main():
-    for i, (name, msg) in enumerate(sorted(SCANNER.items())):
+    # Seeds added later have their own prefix, so that the others keep theirs.
+    later = {"rfc822_encoded.eml": b"\x10\x05\x30\x02"}
+    first = sorted(n for n in SCANNER if n not in later)
+    for name, msg in sorted(SCANNER.items()):
+        prefix = later[name] if name in later else PREFIXES[first.index(name) % len(PREFIXES)]
         # Octets above 0x7f in the texts stand for themselves (latin-1).
         raw = msg if name.startswith("lf_only") else crlf(msg)
-        write("mime_scanner_fuzz", name, PREFIXES[i % len(PREFIXES)] + raw.encode("latin-1"))
+        write("mime_scanner_fuzz", name, prefix + raw.encode("latin-1"))
     for name, field in PARAMS.items():
         write("mime_params_fuzz", name, field)
+    for name, data in POLICY.items():
+        write("policy_protocol_fuzz", name, data)
     for name, text in CONFIGS.items():
         write("config_loader_fuzz", name, text)
     if len(sys.argv) > 1:

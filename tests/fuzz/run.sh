@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # run.sh TARGET SECONDS [LIBFUZZER FLAGS...]
 #
-# Fuzzes TARGET (mime_scanner_fuzz, mime_params_fuzz, config_loader_fuzz) for
-# SECONDS from the libFuzzer build (default build-fuzz/, see README.md), with
-# its committed seeds and dictionary. New inputs, crash artifacts and the log
-# go to tests/fuzz/findings/TARGET/ (git-ignored; ESMTP_FUZZ_WORK overrides);
-# the committed corpus is only read. Prints the final execution count and
-# exits with libFuzzer's status (0: no finding).
+# Fuzzes TARGET (mime_scanner_fuzz, mime_params_fuzz, config_loader_fuzz,
+# policy_protocol_fuzz) for SECONDS from the libFuzzer build (default
+# build-fuzz/, see README.md), with its committed seeds and dictionary. New
+# inputs, crash artifacts and the log go to tests/fuzz/findings/TARGET/
+# (git-ignored; ESMTP_FUZZ_WORK overrides); the committed corpus is only read.
+# Prints the final execution count and exits with libFuzzer's status (0: no
+# finding).
 set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
@@ -25,6 +26,7 @@ case $target in
   mime_scanner_fuzz) max_len=65536 ;;
   mime_params_fuzz) max_len=4096 ;;
   config_loader_fuzz) max_len=16384 ;;
+  policy_protocol_fuzz) max_len=300000 ;;
   *) echo "$0: unknown target $target" >&2; exit 2 ;;
 esac
 if [[ ! -x $bin ]]; then

@@ -153,6 +153,18 @@ TEST(Charset, Utf8Validation) {
   EXPECT_FALSE(is_valid_utf8("\xE2\x82"));          // truncated
 }
 
+TEST(Charset, NamesMustBeTokensAndOutputMustBeUtf8) {
+  std::string out;
+  // glibc would drop the "!" and open UTF-8, or read "//" as flags.
+  EXPECT_FALSE(charset_to_utf8("utf-8//TRANSLIT", "a", out));
+  EXPECT_FALSE(charset_to_utf8("latin1 ", "a", out));
+  // iconv's UTF-8 decoder passes code points past U+10FFFF: not decoded.
+  bool decoded = true;
+  EXPECT_EQ(filename("attachment; filename*=utf-8!''%F4%90%80%80.exe", &decoded),
+            "utf-8!''%F4%90%80%80.exe");
+  EXPECT_FALSE(decoded);
+}
+
 TEST(Charset, Windows1252AndShiftJis) {
   std::string out;
   ASSERT_TRUE(charset_to_utf8("windows-1252", "\x80", out));

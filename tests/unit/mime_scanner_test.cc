@@ -273,6 +273,23 @@ TEST(MimeScanner, QuotedPrintableEncodedMessageRfc822IsDecodedAndScanned) {
     EXPECT_EQ(scan("multipart/mixed; boundary=b", body, chunk), want) << chunk;
 }
 
+TEST(MimeScanner, PartsOfEncodedMessagesCountTowardsTheMessageTotal) {
+  MimeLimits limits;
+  limits.max_parts = 5;
+  // Two base64 forwarded messages of 2 parts each, plus 2 outer parts: 6.
+  std::string inner =
+      "Content-Type: multipart/mixed; "
+      "boundary=in\r\n\r\n--in\r\n\r\na\r\n--in\r\n\r\nb\r\n--in--\r\n";
+  std::string body;
+  for (int i = 0; i < 2; ++i)
+    body += "--b\r\nContent-Type: message/rfc822\r\nContent-Transfer-Encoding: base64\r\n\r\n" +
+            base64(inner);
+  body += "--b--\r\n";
+  Events e = scan("multipart/mixed; boundary=b", body, 0, limits);
+  ASSERT_EQ(e.size(), 3u);
+  EXPECT_EQ(e[2], "limit max_parts 6>5 at 2.2");  // the configured limit, not a leftover
+}
+
 TEST(MimeScanner, EncodedMessageDepthCountsTowardsTheLimit) {
   MimeLimits limits;
   limits.max_depth = 1;
