@@ -31,6 +31,8 @@
 // than a reason to ask the next.
 #include "common/dns_resolver.h"
 
+#include "common/dns_message.h"
+
 #include <ares.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -387,6 +389,15 @@ DnsAnswer interpret(int status, const unsigned char* abuf, int alen, std::uint16
   if (status != ARES_SUCCESS && a.status == DnsStatus::kOk) return temp_error("malformed answer");
   return a;
 }
+
+}  // namespace
+
+DnsAnswer interpret_dns_reply(int status, std::span<const std::uint8_t> reply, std::uint16_t qtype,
+                              const std::string& qname) {
+  return interpret(status, reply.data(), static_cast<int>(reply.size()), qtype, qname);
+}
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Names and servers.
