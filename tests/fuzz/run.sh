@@ -27,6 +27,7 @@ case $target in
   mime_params_fuzz) max_len=4096 ;;
   config_loader_fuzz) max_len=16384 ;;
   policy_protocol_fuzz) max_len=300000 ;;
+  dns_message_fuzz) max_len=4096 ;;
   *) echo "$0: unknown target $target" >&2; exit 2 ;;
 esac
 if [[ ! -x $bin ]]; then
