@@ -9,15 +9,22 @@
 //
 // libmilter's own signal thread treats SIGHUP as "stop" (which is why other
 // milters reload on SIGUSR1). So the signals are blocked before any thread
-// exists, smfi_main() runs in a worker thread, and the main thread waits for
-// them in sigwait(): Linux hands a process-directed signal to the thread-group
-// leader when it is waiting for it, so libmilter's thread never sees SIGHUP.
+// exists, smfi_main() runs in a worker thread, the main thread waits for them
+// in sigwait(), and libmilter's thread is kept from ever waiting for SIGHUP:
+// this program defines sigwait() (below), which libmilter's call resolves to,
+// and drops SIGHUP from the set for every thread but the main one. (Waiting
+// alone is not enough: a SIGHUP arriving while the main thread is busy
+// reloading would go to the other waiting thread - libmilter's - and stop
+// the milter; seen under a storm of SIGHUPs.)
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
+#include <pthread.h>
 #include <signal.h>
+
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <cerrno>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -31,6 +38,26 @@
 #include "common/dns_resolver.h"
 #include "common/identity.h"
 #include "milter/milter_connection.h"
+
+namespace {
+std::atomic<bool> g_main_thread_known{false};
+pthread_t g_main_thread;
+}  // namespace
+
+// Interposes the C library's sigwait() for libmilter (see the file comment).
+extern "C" int sigwait(const sigset_t* set, int* sig) {
+  sigset_t wanted = *set;
+  if (g_main_thread_known && !pthread_equal(pthread_self(), g_main_thread))
+    sigdelset(&wanted, SIGHUP);
+  for (;;) {
+    int r = sigwaitinfo(&wanted, nullptr);
+    if (r >= 0) {
+      *sig = r;
+      return 0;
+    }
+    if (errno != EINTR) return errno;
+  }
+}
 
 namespace esmtp {
 namespace {
@@ -132,6 +159,8 @@ sfsistat status(MilterStatus s) {
       return SMFIS_DISCARD;
     case MilterStatus::kSkip:
       return SMFIS_SKIP;
+    case MilterStatus::kNoReply:
+      return SMFIS_NOREPLY;
     case MilterStatus::kContinue:
       break;
   }
@@ -175,7 +204,15 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     auto [config, logger] = g_runtime->current();
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
     MilterFeatures features;
-    unsigned long want = SMFIP_RCPT_REJ | SMFIP_HDR_LEADSPC | SMFIP_SKIP;
+    // Answer only the stages whose verdict the MTA must have at once (connect,
+    // HELO, MAIL, RCPT) and the end of message; header, end-of-header and body
+    // verdicts are held for it (MilterFeatures::no_reply_*): an SMTP client
+    // hears about its message only after the final dot anyway. libmilter
+    // presents these "no reply" flags as offered whatever the MTA supports
+    // and answers "continue" itself for an MTA without them, so they are
+    // always taken; SMFIS_SKIP, which needs answered body chunks, is not used.
+    unsigned long want = SMFIP_RCPT_REJ | SMFIP_HDR_LEADSPC | SMFIP_NR_DATA | SMFIP_NR_HDR |
+                         SMFIP_NR_EOH | SMFIP_NR_BODY;
     // Skip what no enabled rule reads.
     if (!config_reads_headers(*config)) want |= SMFIP_NOHDRS | SMFIP_NOEOH;
     if (!config_reads_body(*config)) want |= SMFIP_NOBODY;
@@ -185,7 +222,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     *pf3 = 0;
     features.rejected_rcpts = *pf1 & SMFIP_RCPT_REJ;
     features.leading_space = *pf1 & SMFIP_HDR_LEADSPC;
-    features.skip = *pf1 & SMFIP_SKIP;
+    features.no_reply_data = *pf1 & SMFIP_NR_DATA;
+    features.no_reply_headers = *pf1 & SMFIP_NR_HDR;
+    features.no_reply_eoh = *pf1 & SMFIP_NR_EOH;
+    features.no_reply_body = *pf1 & SMFIP_NR_BODY;
     if (*pf0 & SMFIF_SETSYMLIST) {
       // Ask for exactly the macros we use, whatever the MTA sends by default.
       smfi_setsymlist(
@@ -338,6 +378,8 @@ int run(int argc, char** argv) {
     return 1;
   }
   // Before any thread exists, so that every thread inherits the mask.
+  g_main_thread = pthread_self();
+  g_main_thread_known = true;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGHUP);

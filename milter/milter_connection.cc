@@ -83,6 +83,28 @@ MilterStatus MilterConnection::reply(MtaContext& mta, const Verdict& v) {
   }
 }
 
+MilterStatus MilterConnection::hold(const Verdict& v) {
+  switch (v.action) {
+    case Action::kReject:
+    case Action::kTempfail:
+    case Action::kDisconnect:
+    case Action::kDiscard:
+      if (!held_) held_ = v;
+      break;
+    default:
+      break;
+  }
+  return MilterStatus::kNoReply;
+}
+
+std::optional<MilterStatus> MilterConnection::release(MtaContext& mta, bool unanswered) {
+  if (!held_) return std::nullopt;
+  if (unanswered) return MilterStatus::kNoReply;  // keep it for the next stage
+  Verdict v = std::move(*held_);
+  held_.reset();
+  return reply(mta, v);
+}
+
 void MilterConnection::take_queue_id(MtaContext& mta) {
   if (auto id = mta.macro("i")) session_.set_queue_id(*id);
 }
@@ -140,14 +162,19 @@ MilterStatus MilterConnection::envrcpt(MtaContext& mta, std::span<const char* co
 
 MilterStatus MilterConnection::data(MtaContext& mta) {
   take_queue_id(mta);
-  // After a verdict that ended the session (421) every command gets it again.
-  if (session_.disconnected()) return reply(mta, *session_.decision());
-  return MilterStatus::kContinue;
+  // After a verdict that ended the session (421) every command gets it
+  // again; unanswered DATA holds it for the next answered stage.
+  if (session_.disconnected())
+    return features_.no_reply_data ? hold(*session_.decision()) : reply(mta, *session_.decision());
+  return features_.no_reply_data ? MilterStatus::kNoReply : MilterStatus::kContinue;
 }
 
 MilterStatus MilterConnection::header(MtaContext& mta, const char* name, const char* value) {
-  if (!name) return MilterStatus::kContinue;
+  const bool nr = features_.no_reply_headers;
+  // A held verdict decided the message: the rest of the header is not read.
+  if (!name || (nr && held_)) return nr ? MilterStatus::kNoReply : MilterStatus::kContinue;
   std::string_view v = value ? value : "";
+  Verdict verdict;
   if (features_.leading_space) {
     // The value is exactly what followed the colon: measure the field as sent.
     std::string raw = std::string(name) + ":";
@@ -155,17 +182,26 @@ MilterStatus MilterConnection::header(MtaContext& mta, const char* name, const c
     std::string_view trimmed = v;
     while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t'))
       trimmed.remove_prefix(1);
-    return reply(mta, session_.header(name, trimmed, raw));
+    verdict = session_.header(name, trimmed, raw);
+  } else {
+    verdict = session_.header(name, v);
   }
-  return reply(mta, session_.header(name, v));
+  return nr ? hold(verdict) : reply(mta, verdict);
 }
 
 MilterStatus MilterConnection::eoh(MtaContext& mta) {
   take_queue_id(mta);
-  return reply(mta, session_.end_of_headers());
+  if (auto held = release(mta, features_.no_reply_eoh)) return *held;
+  Verdict v = session_.end_of_headers();
+  return features_.no_reply_eoh ? hold(v) : reply(mta, v);
 }
 
 MilterStatus MilterConnection::body(MtaContext& mta, const unsigned char* data, std::size_t len) {
+  if (features_.no_reply_body) {
+    // Nothing to skip with: the chunks the engine no longer needs are dropped.
+    if (held_ || !session_.needs_body()) return MilterStatus::kNoReply;
+    return hold(session_.body(std::string_view(reinterpret_cast<const char*>(data), len)));
+  }
   MilterStatus s =
       reply(mta, session_.body(std::string_view(reinterpret_cast<const char*>(data), len)));
   if (s == MilterStatus::kContinue && features_.skip && !session_.needs_body())
@@ -175,6 +211,7 @@ MilterStatus MilterConnection::body(MtaContext& mta, const unsigned char* data, 
 
 MilterStatus MilterConnection::eom(MtaContext& mta) {
   take_queue_id(mta);
+  if (auto held = release(mta, false)) return *held;
   MilterStatus s = reply(mta, session_.end_of_message());
   if (s != MilterStatus::kContinue) return s;
   for (const auto& tag : session_.tags())
@@ -184,6 +221,7 @@ MilterStatus MilterConnection::eom(MtaContext& mta) {
 }
 
 void MilterConnection::abort() {
+  held_.reset();
   session_.reset();
 }
 

@@ -29,8 +29,9 @@
 
 namespace esmtp {
 
-// What a callback tells libmilter.
-enum class MilterStatus { kContinue, kReject, kTempfail, kDiscard, kSkip };
+// What a callback tells libmilter. kNoReply: nothing, the stage was
+// negotiated as unanswered (SMFIP_NR_*).
+enum class MilterStatus { kContinue, kReject, kTempfail, kDiscard, kSkip, kNoReply };
 
 // The MTA side of one connection (libmilter's smfi_* calls).
 class MtaContext {
@@ -47,6 +48,17 @@ struct MilterFeatures {
   bool skip = false;            // SMFIS_SKIP may be returned from body
   bool leading_space = false;   // header values carry their leading blank
   bool rejected_rcpts = false;  // recipients the MTA rejected are passed on
+  // Stages the MTA sends without waiting for an answer (SMFIP_NR_DATA, _HDR,
+  // _EOH, _BODY). Every header, the end of headers and every body chunk would
+  // otherwise cost a round trip to the milter and back, which is most of what
+  // a milter costs Postfix per message. A verdict reached in such a stage is
+  // held and given at the next answered one (end of message at the latest):
+  // the SMTP client hears it at the same point either way, after the final
+  // dot.
+  bool no_reply_data = false;
+  bool no_reply_headers = false;
+  bool no_reply_eoh = false;
+  bool no_reply_body = false;
 };
 
 class MilterConnection {
@@ -72,6 +84,11 @@ class MilterConnection {
 
  private:
   MilterStatus reply(MtaContext& mta, const Verdict& v);
+  // A verdict of a stage negotiated as unanswered: the first one that is not
+  // continue is kept for release().
+  MilterStatus hold(const Verdict& v);
+  // In an answered stage: the held verdict's reply, if any.
+  std::optional<MilterStatus> release(MtaContext& mta, bool unanswered);
   void take_queue_id(MtaContext& mta);
   // Runs the identity checks once per HELO name; blocks this libmilter thread
   // at most dns.timeout x dns.tries.
@@ -83,6 +100,7 @@ class MilterConnection {
   std::shared_ptr<DnsResolver> resolver_;
   std::string identity_done_for_;  // the HELO name already checked
   bool identity_done_ = false;
+  std::optional<Verdict> held_;  // see hold()
   Session session_;
 };
 

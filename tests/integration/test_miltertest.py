@@ -9,15 +9,32 @@ the protocol itself, for the one edge miltertest cannot produce.
 
   body_without_eoh.lua   body with no header and no EOH before it
   body_implicit_eoh.lua  body without mt.eoh (miltertest sends the EOH)
-  abort_mid_body.lua     SMFIC_ABORT mid-message; nothing leaks to the next
+  abort_mid_body.lua     SMFIC_ABORT mid-message; nothing (not even a held
+                         reject) leaks to the next
   many_transactions.lua  50 transactions on one connection
   no_helo.lua            MAIL straight after CONNECT
   after_reject.lua       the MTA goes on after a reject / a 421
   early_disconnect.lua   connections closed at every stage
   eom_actions.lua        added header, quarantine, reply at end of message
-  negotiate.lua          LEADSPC / RCPT_REJ / SKIP / setsymlist, full and reduced offers
+  negotiate.lua          LEADSPC / RCPT_REJ / NR_* / setsymlist; full, reduced and
+                         no-NR offers
   macros.lua             how the queue ID macro i reaches smfi_getsymval
   stale_queue_id.lua     a queue ID must not outlive its transaction
+
+Unanswered stages. The milter negotiates SMFIP_NR_DATA, NR_HDR, NR_EOH and
+NR_BODY (miltertest's default offer has them, like Postfix's and Sendmail's):
+it gives no reply to DATA, headers, EOH or body chunks, and miltertest then
+reads none (mt.header etc. return SMFIR_CONTINUE, set locally). A reject,
+tempfail, 421 or discard found there is logged where it is found
+(where=header:NAME, where=body:N, where=mime:N) and held: it is the answer to
+EOM, where mt.eom_check(conn, MT_SMTPREPLY, code, esc, text) reads its exact
+text (lib.lua's eom_reply). An MTA that offers no NR flags (lib.lua's
+open_answered, the raw test's second offer) cannot be told apart by the
+milter: libmilter offers xxfi_negotiate every NR flag whatever the MTA sent,
+drops the ones the MTA lacks from its answer, and itself replies
+SMFIR_CONTINUE where the milter gives none. So with such an MTA too the
+reject comes at EOM, each header and chunk getting CONTINUE, and SMFIR_SKIP
+is never sent; answering at the header step is left to the unit tests.
 
 The queue ID macro. mt.macro(conn, SMFIC_MAIL, "i", ID) works, in either
 name form (i or {i}), with libmilter's usual rule that the macros of a stage
@@ -43,11 +60,15 @@ two writes, ~40 ms), which makes the 50-transaction script 7 s instead of
 0.1 s; eom_actions runs over inet to cover that path too.
 
 libmilter, not the milter, decides what reaches the callbacks: after a
-REJECT/TEMPFAIL at any stage but RCPT it goes back to "after HELO" and drops
-HEADER/EOH/BODY/EOM/ABORT without a reply or a callback; it drops an ABORT
-after EOM (so xxfi_abort is not called between two messages, whatever the
-MTA sends); a BODY straight after a HEADER is dropped with an xxfi_abort.
-after_reject.lua and the raw test pin these down.
+REJECT/TEMPFAIL at any stage but RCPT (for this milter: CONNECT, HELO, MAIL
+or EOM; it rejects nothing in between) it goes back to "after HELO" and drops HEADER/EOH/BODY/
+EOM/ABORT without a reply or a callback; it drops an ABORT after EOM (so
+xxfi_abort is not called between two messages, whatever the MTA sends); a
+BODY straight after a HEADER is dropped with an xxfi_abort; and once poll()
+reports the MTA's hangup it stops without reading the commands still queued
+(so an unanswered header sent just before a close may never reach the
+milter: early_disconnect.lua synchronises on a reply first).
+after_reject.lua, early_disconnect.lua and the raw test pin these down.
 
 Milters are stopped together at the end of the module: each takes a few
 seconds to stop on SIGTERM.
@@ -175,7 +196,15 @@ rules:
         first): BODY straight after HEADER. libmilter drops the chunk (and the
         EOM after it) with no reply, calling xxfi_abort instead: the milter
         never sees it. The next transaction on the connection is scanned
-        normally; the wire replies carry the exact SMTP texts."""
+        normally; the wire replies carry the exact SMTP texts.
+        Once with the full offer (the milter takes NR_DATA/HDR/EOH/BODY:
+        nothing comes back for those, the reject is the answer to EOM) and
+        once with an offer without any NR flag (an older MTA): libmilter then
+        answers SMFIR_CONTINUE itself to DATA, each header, EOH and body chunk
+        (the milter, offered the NR flags by libmilter whatever the MTA sent,
+        still holds the reject for EOM) and the reject is again the answer to
+        EOM. In both, each reply read is the one to the command just sent:
+        a stray reply would be read in its place."""
         m = self.start_milter("""
 rules:
   recipient_count: { max: 1 }
@@ -184,35 +213,58 @@ rules:
         body = (b'--b\r\nContent-Disposition: attachment; filename="' + b"r" * 50 +
                 b'"\r\n\r\nAAAA\r\n--b--\r\n')
         ctype = b'Content-Type\0 multipart/mixed; boundary="b"\0'
-        with RawMilter(m.socket) as c:
-            self.assertEqual(c.negotiate()[0], b"O")
-            self.assertEqual(c.ask(b"C", b"mx.example.org\0" + b"4" + struct.pack("!H", 25) +
-                                   b"203.0.113.5\0"), (b"c", b""))
-            self.assertEqual(c.ask(b"H", b"mx.example.org\0"), (b"c", b""))
-            # Transaction 1: header, then body without EOH.
-            c.send(b"D", b"Mi\0RAW1\0")
-            self.assertEqual(c.ask(b"M", b"<a@example.org>\0"), (b"c", b""))
-            self.assertEqual(c.ask(b"R", b"<b@example.net>\0"), (b"c", b""))
-            self.assertEqual(c.ask(b"R", b"<c@example.net>\0"),
-                             (b"y", b"452 4.5.3 Too many recipients\0"))
-            self.assertEqual(c.ask(b"T"), (b"c", b""))
-            self.assertEqual(c.ask(b"L", ctype), (b"c", b""))
-            self.assertIsNone(c.ask(b"B", body, timeout=1), "BODY before EOH got a reply")
-            self.assertIsNone(c.ask(b"E", timeout=0.5), "EOM after a dropped BODY got a reply")
-            # Transaction 2: the same message with its EOH.
-            c.send(b"D", b"Mi\0RAW2\0")
-            self.assertEqual(c.ask(b"M", b"<a@example.org>\0"), (b"c", b""))
-            self.assertEqual(c.ask(b"R", b"<b@example.net>\0"), (b"c", b""))
-            self.assertEqual(c.ask(b"T"), (b"c", b""))
-            self.assertEqual(c.ask(b"L", ctype), (b"c", b""))
-            self.assertEqual(c.ask(b"N"), (b"c", b""))
-            self.assertEqual(c.ask(b"B", body),
-                             (b"y", b"550 5.6.0 Attachment filename too long\0"))
-            c.send(b"Q")
-        self.assertEqual([l.split(" where=")[0] for l in verdicts(m)], [
-            "RAW1: action=tempfail rule=recipient_count actual=2 limit=1",
-            "RAW2: action=reject rule=mime_filename_length actual=50 limit=40"])
+        offers = {"RAW": 0x1FFFFF, "RAWOLD": 0x1FFFFF & ~NR_FLAGS}
+        for prefix, offer in offers.items():
+            with self.subTest(offer=prefix), RawMilter(m.socket) as c:
+                cmd, data = c.negotiate(protocol=offer)
+                self.assertEqual(cmd, b"O")
+                taken = struct.unpack("!III", data[:12])[2]
+                nr = offer & NR_FLAGS != 0
+                self.assertEqual(taken & NR_FLAGS, NR_UNANSWERED if nr else 0, hex(taken))
+                # An unanswered stage: nothing; with the older offer, libmilter's CONTINUE.
+                quiet = None if nr else (b"c", b"")
+
+                def unanswered(cmd, data=b""):
+                    if nr:
+                        c.send(cmd, data)
+                    else:
+                        self.assertEqual(c.ask(cmd, data), quiet, cmd)
+
+                self.assertEqual(c.ask(b"C", b"mx.example.org\0" + b"4" + struct.pack("!H", 25) +
+                                       b"203.0.113.5\0"), (b"c", b""))
+                self.assertEqual(c.ask(b"H", b"mx.example.org\0"), (b"c", b""))
+                # Transaction 1: header, then body without EOH.
+                c.send(b"D", b"Mi\0" + prefix.encode() + b"1\0")
+                self.assertEqual(c.ask(b"M", b"<a@example.org>\0"), (b"c", b""))
+                self.assertEqual(c.ask(b"R", b"<b@example.net>\0"), (b"c", b""))
+                self.assertEqual(c.ask(b"R", b"<c@example.net>\0"),
+                                 (b"y", b"452 4.5.3 Too many recipients\0"))
+                unanswered(b"T")
+                unanswered(b"L", ctype)
+                c.send(b"B", body)
+                self.assertIsNone(c.reply(timeout=0.5), "BODY before EOH got a reply")
+                self.assertIsNone(c.ask(b"E", timeout=0.5), "EOM after a dropped BODY got a reply")
+                # Transaction 2: the same message with its EOH.
+                c.send(b"D", b"Mi\0" + prefix.encode() + b"2\0")
+                self.assertEqual(c.ask(b"M", b"<a@example.org>\0"), (b"c", b""))
+                self.assertEqual(c.ask(b"R", b"<b@example.net>\0"), (b"c", b""))
+                unanswered(b"T")
+                unanswered(b"L", ctype)
+                unanswered(b"N")
+                unanswered(b"B", body)
+                self.assertEqual(c.ask(b"E"), (b"y", b"550 5.6.0 Attachment filename too long\0"))
+                self.assertIsNone(c.reply(timeout=0.2), "a reply after the EOM reply")
+                c.send(b"Q")
+        self.assertEqual([l.split(" client=")[0].split(" detail=")[0] for l in verdicts(m)], [
+            f"{p}{n}" for p in offers for n in (
+                "1: action=tempfail rule=recipient_count actual=2 limit=1 where=rcpt",
+                "2: action=reject rule=mime_filename_length actual=50 limit=40 where=mime:1")])
         self.assert_running(m)
+
+
+# SMFIP_NR_* (mfdef.h): the "no reply" protocol flags, and those the milter takes.
+NR_FLAGS = 0x80 | 0x1000 | 0x2000 | 0x4000 | 0x8000 | 0x10000 | 0x20000 | 0x40000 | 0x80000
+NR_UNANSWERED = 0x10000 | 0x80 | 0x40000 | 0x80000  # NR_DATA, NR_HDR, NR_EOH, NR_BODY
 
 
 class RawMilter:
@@ -267,7 +319,8 @@ class RawMilter:
 
 class Transactions(MiltertestCase):
     def test_abort_mid_body(self):
-        """Scenario 2: abort mid-body / mid-header, then clean messages."""
+        """Scenario 2: abort mid-body / mid-header / with a reject held,
+        then clean messages."""
         m = self.start_milter("""
 rules:
   header_line_length: { max: 100, action: tag }
@@ -288,6 +341,11 @@ rules:
             "ABORT4: action=tag rule=header_line_length actual=159 limit=100",
             "ABORT4: action=log rule=body_line_length actual=300 limit=200",
             "ABORT4: action=reject rule=mime_filename_length actual=64 limit=40"])
+        # Message 5's reject was found (and logged) before the abort; message 6
+        # did not get it.
+        self.assertEqual([l.split(" detail=")[0] for l in lines_of(m, "ABORT5")], [
+            "ABORT5: action=reject rule=mime_filename_length actual=64 limit=40 where=mime:2"])
+        self.assertEqual(lines_of(m, "ABORT6"), [])
         self.assert_running(m)
 
     def test_many_transactions(self):
@@ -341,8 +399,8 @@ rules:
 
 
 class AfterReject(MiltertestCase):
-    """Scenario 5, run once for both tests (its dropped commands cost a
-    1-second read timeout each)."""
+    """Scenario 5, run once for both tests (its dropped EOM costs a 1-second
+    read timeout)."""
 
     @classmethod
     def setUpClass(cls):
@@ -360,18 +418,30 @@ rules:
     def test_after_reject_keeps_verdict(self):
         m = self.m
         self.assertEqual(self.results.get("done"), "1")
+        header = ("action=reject rule=header_line_length actual=101 limit=100 "
+                  "where=header:Subject")
+        disconnect = "action=disconnect rule=invalid_recipients actual=2 limit=1 where=rcpt"
         self.assertEqual([l.split(" client=")[0] for l in verdicts(m)], [
-            "AFTER1: action=reject rule=header_line_length actual=101 limit=100 "
-            "where=header:Subject",
+            f"AFTER1: {header}",
             "AFTER2: action=reject rule=body_line_length actual=201 limit=200 where=body:1",
-            "AFTER4: action=disconnect rule=invalid_recipients actual=2 limit=1 where=rcpt"])
+            f"AFTER4: {disconnect}",
+            f"AFTERA1: {header}",
+            f"AFTERA4: {disconnect}"])
+        self.assertTrue(all(l.endswith('reply="550 5.6.0 Header line too long" profile=default')
+                            for l in verdicts(m) if " rule=header_line_length " in l))
         self.assert_running(m)
 
     def test_after_disconnect_data(self):
         """After a session-ending verdict (the 421 of invalid_recipients at
-        RCPT, where libmilter stays in the transaction) DATA gets the 421
-        again, like every other command (found by this suite, now fixed)."""
-        self.assertEqual(self.results.get("data_after_disconnect"), "SMFIR_REPLYCODE")
+        RCPT, where libmilter stays in the transaction) the message that
+        follows gets the 421 again, like every other command (found by this
+        suite, now fixed): DATA is unanswered (SMFIP_NR_DATA), so it is the
+        answer to EOM, with its text (checked by the script). With an MTA that
+        offers no NR flags, libmilter answers DATA with SMFIR_CONTINUE and the
+        421 again comes at EOM."""
+        self.assertEqual(self.results.get("eom_after_disconnect"), "SMFIR_REPLYCODE")
+        self.assertEqual(self.results.get("answered_data_after_disconnect"), "SMFIR_CONTINUE")
+        self.assertEqual(self.results.get("answered_eom_after_disconnect"), "SMFIR_REPLYCODE")
 
 
 class Lifecycle(MiltertestCase):
@@ -395,7 +465,8 @@ rules:
         # 1050 more connections: a leak of 250 octets each would show.
         self.assertLess(rss2 - rss1, 256, f"VmRSS grew from {rss1} kB to {rss2} kB")
         lines = verdicts(m)
-        self.assertEqual(len([l for l in lines if " rule=header_line_length " in l]), 200)
+        self.assertEqual(len([l for l in lines if " rule=header_line_length actual=101 limit=100 "
+                              "where=header:Subject " in l]), 200)
         self.assertEqual(len([l for l in lines if l.startswith("EARLYLAST: ")]), 4)
         self.assertEqual(len(lines), 204)
         self.assert_running(m)
@@ -436,17 +507,21 @@ rules:
   body_length: { max: 1k }
 """, inet=True)
         self.run_script(m, "eom_actions.lua")
-        self.assertEqual([l.split(" where=")[0] for l in verdicts(m)], [
-            "EOM1: action=tag rule=to_fields_count actual=2 limit=1",
-            "EOM1: action=quarantine rule=header_line_length actual=129 limit=100",
-            "EOM2: action=reject rule=body_length actual=1242 limit=1024",
-            "EOM3: action=tag rule=to_fields_count actual=2 limit=1",
-            "EOM3: action=quarantine rule=header_line_length actual=129 limit=100",
-            "EOM3: action=reject rule=body_length actual=1392 limit=1024"])
+        self.assertEqual([l.split(" client=")[0] for l in verdicts(m)], [
+            "EOM1: action=tag rule=to_fields_count actual=2 limit=1 where=header:To",
+            "EOM1: action=quarantine rule=header_line_length actual=129 limit=100 "
+            "where=header:Subject",
+            "EOM2: action=reject rule=body_length actual=1242 limit=1024 where=body",
+            "EOM3: action=tag rule=to_fields_count actual=2 limit=1 where=header:To",
+            "EOM3: action=quarantine rule=header_line_length actual=129 limit=100 "
+            "where=header:Subject",
+            "EOM3: action=reject rule=body_length actual=1392 limit=1024 where=body"])
         self.assert_running(m)
 
     def test_negotiate(self):
-        """LEADSPC, RCPT_REJ, SKIP, setsymlist with a full and a reduced offer."""
+        """LEADSPC, RCPT_REJ, NR_*, setsymlist with a full offer, a reduced
+        one and one without NR flags; the header reject is found at the
+        header (where=header:Subject) and given at EOM on all three."""
         m = self.start_milter("""
 rules:
   header_line_length: { max: 100 }
@@ -456,10 +531,12 @@ rules:
   mime_filename: { patterns: ["*.exe"], action: tag }
 """)
         self.run_script(m, "negotiate.lua")
-        self.assertEqual([l.split(" where=")[0] for l in verdicts(m)], [
-            f"{q}{s}" for q in ("NEGFULL", "NEGRED") for s in (
-                "A: action=tag rule=mime_filename actual=setup.exe limit=*.exe",
-                "B: action=reject rule=header_line_length actual=101 limit=100")])
+        self.assertEqual([l.split(" client=")[0] for l in verdicts(m)], [
+            f"{q}{s}" for q in ("NEGFULL", "NEGRED", "NEGOLD") for s in (
+                "A: action=tag rule=mime_filename actual=setup.exe limit=*.exe where=mime:2 "
+                "detail=filename=setup.exe",
+                "B: action=reject rule=header_line_length actual=101 limit=100 "
+                "where=header:Subject")])
         self.assert_running(m)
 
 
@@ -477,12 +554,13 @@ class QueueId(MiltertestCase):
         implicit HELO, found after it, with MAIL, DATA or EOM macros."""
         m = self.start_milter(QUEUE_ID_CONFIG)
         self.run_script(m, "macros.lua")
-        self.assertEqual([l.split(" where=")[0] for l in verdicts(m)], [
-            "NOQUEUE: action=reject rule=sender_address_length actual=41 limit=40",
-            "MACMAIL: action=reject rule=sender_address_length actual=41 limit=40",
-            "MACBRACE: action=reject rule=sender_address_length actual=41 limit=40",
-            "MACDATA: action=reject rule=header_line_length actual=101 limit=100",
-            "MACEOM: action=reject rule=body_length actual=1123 limit=1024"])
+        self.assertEqual([l.split(" client=")[0] for l in verdicts(m)], [
+            "NOQUEUE: action=reject rule=sender_address_length actual=41 limit=40 where=mail",
+            "MACMAIL: action=reject rule=sender_address_length actual=41 limit=40 where=mail",
+            "MACBRACE: action=reject rule=sender_address_length actual=41 limit=40 where=mail",
+            "MACDATA: action=reject rule=header_line_length actual=101 limit=100 "
+            "where=header:Subject",
+            "MACEOM: action=reject rule=body_length actual=1123 limit=1024 where=body"])
         self.assertIn("client=test.example.com[12.34.56.78] helo=test.example.com",
                       verdicts(m)[0], "miltertest's implicit CONNECT/HELO")
         self.assert_running(m)
@@ -501,10 +579,10 @@ class StaleQueueId(MiltertestCase):
         cls.run_script(cls.m, "stale_queue_id.lua")
 
     def test_verdicts(self):
-        self.assertEqual([l.split(": ", 1)[1].split(" actual=")[0] for l in verdicts(self.m)], [
-            "action=reject rule=sender_address_length",
-            "action=reject rule=header_line_length",
-            "action=reject rule=sender_address_length"])
+        self.assertEqual([l.split(": ", 1)[1].split(" client=")[0] for l in verdicts(self.m)], [
+            "action=reject rule=sender_address_length actual=41 limit=40 where=mail",
+            "action=reject rule=header_line_length actual=101 limit=100 where=header:Subject",
+            "action=reject rule=sender_address_length actual=41 limit=40 where=mail"])
         self.assert_running(self.m)
 
     def test_queue_id_not_carried_over(self):

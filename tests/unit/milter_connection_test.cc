@@ -152,6 +152,66 @@ TEST_F(MilterConnectionTest, DiscardAndSkip) {
   EXPECT_EQ(conn_->body(mta_, body, 3), MilterStatus::kSkip);
 }
 
+// SMFIP_NR_DATA/HDR/EOH/BODY: Postfix does not wait for those stages; a
+// verdict reached in them is given at the end of message, where the SMTP
+// client hears it anyway.
+constexpr MilterFeatures kNoReply{true, true, true, true, true, true, true};
+
+TEST_F(MilterConnectionTest, UnansweredStagesHoldTheVerdictUntilEndOfMessage) {
+  start("", kNoReply);
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  mta_.macros["i"] = "4F2A1B3C7D";
+  EXPECT_EQ(conn_->data(mta_), MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->header(mta_, "From", " a@example.org"), MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->header(mta_, "Subject", (" " + std::string(1000, 's')).c_str()),
+            MilterStatus::kNoReply);
+  EXPECT_TRUE(mta_.replies.empty());
+  // Logged when it happened, once; later headers are not read.
+  EXPECT_EQ(conn_->header(mta_, "X-Long", (" " + std::string(2000, 'x')).c_str()),
+            MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->eoh(mta_), MilterStatus::kNoReply);
+  const unsigned char body[] = "hello\r\n";
+  EXPECT_EQ(conn_->body(mta_, body, sizeof body - 1), MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kReject);
+  EXPECT_THAT(mta_.replies, ElementsAre("550 5.6.0 Header line too long"));
+  ASSERT_EQ(capture_->lines().size(), 1u);
+  EXPECT_THAT(capture_->lines()[0],
+              ::testing::StartsWith("4F2A1B3C7D: action=reject rule=header_line_length "
+                                    "actual=1009 limit=998 where=header:Subject"));
+}
+
+TEST_F(MilterConnectionTest, UnansweredStagesCleanMessageAndReset) {
+  start("rules: { mime_filename: { patterns: ['*.exe'] } }", kNoReply);
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  EXPECT_EQ(conn_->header(mta_, "Content-Type", " multipart/mixed; boundary=b"),
+            MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->eoh(mta_), MilterStatus::kNoReply);
+  const std::string bad =
+      "--b\r\nContent-Disposition: attachment; filename=x.exe\r\n\r\nMZ\r\n--b--\r\n";
+  EXPECT_EQ(conn_->body(mta_, reinterpret_cast<const unsigned char*>(bad.data()), bad.size()),
+            MilterStatus::kNoReply);
+  // An abort (RSET) drops what was held: the next message starts clean.
+  conn_->abort();
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  EXPECT_EQ(conn_->header(mta_, "Subject", " fine"), MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->eoh(mta_), MilterStatus::kNoReply);
+  const unsigned char body[] = "hello\r\n";
+  EXPECT_EQ(conn_->body(mta_, body, sizeof body - 1), MilterStatus::kNoReply);
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kContinue);
+  EXPECT_TRUE(mta_.replies.empty());
+  // The same attachment, held from the body, is given at the end of message.
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  conn_->header(mta_, "Content-Type", " multipart/mixed; boundary=b");
+  conn_->eoh(mta_);
+  conn_->body(mta_, reinterpret_cast<const unsigned char*>(bad.data()), bad.size());
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kReject);
+  EXPECT_THAT(mta_.replies, ElementsAre("550 5.7.1 Attachment type not allowed"));
+}
+
 TEST_F(MilterConnectionTest, TlsAndAuthMacrosReachTheEngine) {
   start(
       "rules: { plaintext_session: { action: reject } }\n"

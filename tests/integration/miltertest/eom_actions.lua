@@ -7,11 +7,14 @@
 -- it negotiated SMFIP_HDR_LEADSPC) and a quarantine request. Message 2: a
 -- body over body_length: EOM answers with SMFIR_REPLYCODE "552 5.3.4 Message
 -- too big" and asks for nothing else. Message 3: both: the reject wins, no
--- header is added. Message 4: clean: nothing is asked for.
+-- header is added. Message 4: clean: nothing is asked for. Headers, EOH and
+-- body are unanswered (SMFIP_NR_*, over TCP too): whatever the milter finds
+-- before EOM is given at EOM.
 dofile(LIB)
 
 local TAG = "rule=to_fields_count; result=fail; actual=2; limit=1"
 local QUARANTINE = "esmtp-inspect rule=header_line_length"
+local TOO_BIG = {"552", "5.3.4", "Message too big"}
 
 run(function()
   local conn = open()
@@ -34,7 +37,6 @@ run(function()
   if not mt.eom_check(conn, MT_QUARANTINE, QUARANTINE) then
     fail("message 1: no quarantine %q", QUARANTINE)
   end
-  if mt.eom_check(conn, MT_SMTPREPLY, "550") then fail("message 1: a reply was set") end
 
   -- Message 2: rejected at EOM.
   envelope(conn, "EOM2", "<a@example.org>")
@@ -42,12 +44,7 @@ run(function()
   step(conn, SMFIR_CONTINUE, "eoh 2", mt.eoh, conn)
   step(conn, SMFIR_CONTINUE, "body 2", mt.bodystring, conn, rep(rep("z", 98) .. "\r\n", 6))
   step(conn, SMFIR_CONTINUE, "body 2b", mt.bodystring, conn, rep(rep("z", 98) .. "\r\n", 6))
-  step(conn, SMFIR_REPLYCODE, "eom 2", mt.eom, conn)
-  if not mt.eom_check(conn, MT_SMTPREPLY, "552", "5.3.4", "Message too big") then
-    fail("message 2: no 552 5.3.4 reply")
-  end
-  if mt.eom_check(conn, MT_HDRADD) then fail("message 2: a header was added") end
-  if mt.eom_check(conn, MT_QUARANTINE) then fail("message 2: quarantine requested") end
+  eom_reply(conn, "eom 2", TOO_BIG)
 
   -- Message 3: tag, quarantine and too big: rejected, nothing added.
   envelope(conn, "EOM3", "<a@example.org>")
@@ -55,20 +52,13 @@ run(function()
                  {"Subject", rep("q", 120)}})
   step(conn, SMFIR_CONTINUE, "eoh 3", mt.eoh, conn)
   step(conn, SMFIR_CONTINUE, "body 3", mt.bodystring, conn, rep(rep("w", 98) .. "\r\n", 12))
-  step(conn, SMFIR_REPLYCODE, "eom 3", mt.eom, conn)
-  if not mt.eom_check(conn, MT_SMTPREPLY, "552", "5.3.4", "Message too big") then
-    fail("message 3: no 552 5.3.4 reply")
-  end
-  if mt.eom_check(conn, MT_HDRADD) then fail("message 3: a header was added") end
-  if mt.eom_check(conn, MT_QUARANTINE) then fail("message 3: quarantine requested") end
+  eom_reply(conn, "eom 3", TOO_BIG)
 
   -- Message 4: clean.
   envelope(conn, "EOM4", "<a@example.org>")
   headers(conn, {{"From", "a@example.org"}, {"To", "b@example.net"}})
   step(conn, SMFIR_CONTINUE, "eoh 4", mt.eoh, conn)
   step(conn, SMFIR_CONTINUE, "body 4", mt.bodystring, conn, "hello\r\n")
-  step(conn, SMFIR_CONTINUE, "eom 4", mt.eom, conn)
-  if mt.eom_check(conn, MT_HDRADD) then fail("message 4: a header was added") end
-  if mt.eom_check(conn, MT_QUARANTINE) then fail("message 4: quarantine requested") end
+  eom_clean(conn, "eom 4")
   mt.disconnect(conn)
 end)

@@ -21,7 +21,9 @@
 --   run() prints it (and a traceback) on stdout as "FAIL ...".
 -- * mt.getreply returns the reply command byte; a reply with an SMTP text
 --   (smfi_setreply) arrives as SMFIR_REPLYCODE ('y'), whose text only
---   mt.eom_check(conn, MT_SMTPREPLY, ...) can read, and only at EOM.
+--   mt.eom_check(conn, MT_SMTPREPLY, code, esc, text) can read, and only at
+--   EOM. It compares the whole text: eom_check(conn, MT_SMTPREPLY, "550")
+--   alone never matches a "550 5.6.0 ..." reply (so it proves nothing).
 -- * mt.negotiate(conn, version, PROTOCOL_OPTIONS, ACTIONS): the man page
 --   swaps the last two.
 -- * mt.header copies name and value into a 1024-octet stack buffer without
@@ -29,6 +31,20 @@
 --   stack. Body strings are sent as they are, any length.
 -- * A command libmilter ignores gets no reply: the mt.* call returns
 --   "mt.milter_read() failed" after the read timeout (mt.set_timeout).
+-- * Stages negotiated as unanswered (SMFIP_NR_*): miltertest writes the
+--   command and reads nothing; mt.getreply then says SMFIR_CONTINUE, set
+--   locally. The milter takes NR_DATA, NR_HDR, NR_EOH and NR_BODY, and
+--   miltertest's default offer (SMFI_CURR_PROT) has them, so they are
+--   negotiated: a reject found in those stages is held and answered at EOM,
+--   where mt.eom_check(conn, MT_SMTPREPLY, ...) reads its text. open_answered()
+--   offers everything but the NR_* flags, as an MTA that predates them:
+--   every stage then gets a reply on the wire, but the milter cannot tell
+--   (libmilter offers xxfi_negotiate all NR_* flags whatever the MTA sent,
+--   and answers SMFIR_CONTINUE itself where the milter gives no reply), so
+--   the reject still comes at EOM.
+-- * libmilter stops reading a connection as soon as poll() reports the
+--   hangup, without reading the commands still queued: commands sent without
+--   waiting for a reply just before mt.disconnect may never reach the milter.
 
 TIMEOUT = 10 -- seconds to wait for a reply (miltertest's default)
 mt.set_timeout(TIMEOUT)
@@ -95,16 +111,99 @@ function ignored(what, fn, ...)
   if ok and ret == nil then error(what .. ": got a reply, expected none", 2) end
 end
 
+-- miltertest's default protocol offer (SMFI_CURR_PROT of libmilter 8.14+)
+-- and the same without any SMFIP_NR_* ("no reply") flag.
+ALL_PROTOCOL = 0x1FFFFF
+NR_ALL = SMFIP_NR_CONN + SMFIP_NR_HELO + SMFIP_NR_MAIL + SMFIP_NR_RCPT + SMFIP_NR_DATA +
+         SMFIP_NR_UNKN + SMFIP_NR_HDR + SMFIP_NR_EOH + SMFIP_NR_BODY
+ANSWERED_OFFER = ALL_PROTOCOL - NR_ALL
+-- The stages the milter leaves unanswered when offered, and those it must
+-- always answer.
+UNANSWERED = {"SMFIP_NR_DATA", "SMFIP_NR_HDR", "SMFIP_NR_EOH", "SMFIP_NR_BODY"}
+ANSWERED = {"SMFIP_NR_CONN", "SMFIP_NR_HELO", "SMFIP_NR_MAIL", "SMFIP_NR_RCPT",
+            "SMFIP_NR_UNKN"}
+
+-- Fails unless the negotiated NR_* flags are UNANSWERED (nr == true) or
+-- none at all (nr == false); ANSWERED ones never.
+function check_no_reply(conn, nr, label)
+  for _, name in ipairs(UNANSWERED) do
+    if mt.test_option(conn, _G[name]) ~= nr then
+      error(string.format("%s: %s negotiated: %s, want %s", label or "negotiate", name,
+                          tostring(not nr), tostring(nr)), 2)
+    end
+  end
+  for _, name in ipairs(ANSWERED) do
+    if mt.test_option(conn, _G[name]) then
+      error(string.format("%s: %s negotiated", label or "negotiate", name), 2)
+    end
+  end
+end
+
+-- Ends the message with mt.eom, which must be answered SMFIR_REPLYCODE with
+-- exactly the text reply = {code, esc, text} (what the SMTP client gets
+-- after the final dot), and nothing else asked for.
+function eom_reply(conn, what, reply)
+  local code, esc, text = reply[1], reply[2], reply[3]
+  local ret = mt.eom(conn)
+  if ret ~= nil then error(what .. ": " .. tostring(ret), 2) end
+  local got = mt.getreply(conn)
+  if got ~= SMFIR_REPLYCODE then
+    error(string.format("%s: reply %s, want SMFIR_REPLYCODE", what, reply_name(got)), 2)
+  end
+  if not mt.eom_check(conn, MT_SMTPREPLY, code, esc, text) then
+    error(string.format("%s: reply text is not %q", what, code .. " " .. esc .. " " .. text), 2)
+  end
+  if mt.eom_check(conn, MT_HDRADD) then error(what .. ": a header was added", 2) end
+  if mt.eom_check(conn, MT_QUARANTINE) then error(what .. ": quarantine requested", 2) end
+end
+
+-- Ends a clean message: mt.eom answered SMFIR_CONTINUE (so no reply text
+-- was set: libmilter sends one only with a reject or tempfail), no header
+-- added, no quarantine.
+function eom_clean(conn, what)
+  local ret = mt.eom(conn)
+  if ret ~= nil then error(what .. ": " .. tostring(ret), 2) end
+  local got = mt.getreply(conn)
+  if got ~= SMFIR_CONTINUE then
+    error(string.format("%s: reply %s, want SMFIR_CONTINUE", what, reply_name(got)), 2)
+  end
+  if mt.eom_check(conn, MT_HDRADD) then error(what .. ": a header was added", 2) end
+  if mt.eom_check(conn, MT_QUARANTINE) then error(what .. ": quarantine requested", 2) end
+end
+
+-- Reply texts of the rules the scripts trigger.
+HEADER_TOO_LONG = {"550", "5.6.0", "Header line too long"}
+BODY_LINE_TOO_LONG = {"550", "5.6.0", "Body line too long"}
+FILENAME_TOO_LONG = {"550", "5.6.0", "Attachment filename too long"}
+TOO_MANY_INVALID = {"421", "4.7.0", "Too many invalid recipients"}
+
 function connect()
   local conn = mt.connect(SOCKET, 50, 0.05)
   if conn == nil then error("mt.connect(" .. SOCKET .. ") failed", 2) end
   return conn
 end
 
--- A connection that has negotiated, sent CONNECT and (unless helo == false)
+-- A connection that has negotiated miltertest's default offer (the milter
+-- takes the UNANSWERED stages), sent CONNECT and (unless helo == false)
 -- HELO, each answered with SMFIR_CONTINUE.
 function open(host, ip, helo)
   local conn = connect()
+  check_no_reply(conn, true, "default offer")
+  step(conn, SMFIR_CONTINUE, "conninfo", mt.conninfo, conn, host or "mx.example.org",
+       ip or "203.0.113.5")
+  if helo ~= false then
+    step(conn, SMFIR_CONTINUE, "helo", mt.helo, conn, helo or host or "mx.example.org")
+  end
+  return conn
+end
+
+-- open() on a connection that offers no SMFIP_NR_* flag (ANSWERED_OFFER,
+-- all actions): DATA, every header, EOH and body chunk get a reply (from
+-- libmilter: SMFIR_CONTINUE where the milter holds a verdict for EOM).
+function open_answered(host, ip, helo)
+  local conn = connect()
+  sent(mt.negotiate(conn, nil, ANSWERED_OFFER, nil), "negotiate without NR flags")
+  check_no_reply(conn, false, "answered offer")
   step(conn, SMFIR_CONTINUE, "conninfo", mt.conninfo, conn, host or "mx.example.org",
        ip or "203.0.113.5")
   if helo ~= false then

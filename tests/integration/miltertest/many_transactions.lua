@@ -6,9 +6,13 @@
 -- "error", passed on because of SMFIP_RCPT_REJ), a third good one, then a
 -- fourth that must get the 452: the recipient count starts again at 0 in
 -- every transaction and MTA-rejected recipients do not count. Odd messages
--- have a 159-octet Subject line (rejected), even ones are accepted. The
--- invalid-recipient count is per session: the 50th rejected recipient, in
--- transaction 50, crosses the limit and gets the 421.
+-- have a 159-octet Subject line and then a second over-long header: headers
+-- are unanswered (SMFIP_NR_HDR), so the reject of the first one (logged
+-- once, the second header is not read) is held through EOH and body and is
+-- the answer to EOM. Even messages are accepted at EOM: the previous
+-- message's reject does not carry over. The invalid-recipient count is per
+-- session: the 50th rejected recipient, in transaction 50, crosses the
+-- limit and gets the 421.
 dofile(LIB)
 
 run(function()
@@ -34,13 +38,16 @@ run(function()
     step(conn, SMFIR_REPLYCODE, qid .. " rcpt 4", mt.rcptto, conn, "<r4@example.net>")
     step(conn, SMFIR_CONTINUE, qid .. " data", mt.data, conn)
     if i % 2 == 1 then
-      headers(conn, {{"From", "s" .. i .. "@example.org"}})
-      step(conn, SMFIR_REPLYCODE, qid .. " long subject", mt.header, conn, "Subject", rep("x", 150))
+      headers(conn, {{"From", "s" .. i .. "@example.org"}, {"Subject", rep("x", 150)},
+                     {"X-Long", rep("z", 150)}})
+      step(conn, SMFIR_CONTINUE, qid .. " eoh", mt.eoh, conn)
+      step(conn, SMFIR_CONTINUE, qid .. " body", mt.bodystring, conn, "message " .. i .. "\r\n")
+      eom_reply(conn, qid .. " eom", HEADER_TOO_LONG)
     else
       headers(conn, {{"From", "s" .. i .. "@example.org"}, {"Subject", rep("y", 91)}})
       step(conn, SMFIR_CONTINUE, qid .. " eoh", mt.eoh, conn)
       step(conn, SMFIR_CONTINUE, qid .. " body", mt.bodystring, conn, "message " .. i .. "\r\n")
-      step(conn, SMFIR_CONTINUE, qid .. " eom", mt.eom, conn)
+      eom_clean(conn, qid .. " eom")
     end
   end
   result("transactions", N)

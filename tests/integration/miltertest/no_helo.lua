@@ -6,8 +6,9 @@
 -- writes SMFIC_ABORT, which libmilter ignores outside a transaction (no
 -- callback, no reply): the next MAIL then follows CONNECT directly, as from
 -- Postfix with smtpd_helo_required = no. MAIL, RCPT, headers and the
--- verdicts work; the log lines have client= but no helo= field. A HELO
--- later in the session shows up in the lines after it.
+-- verdicts work; the log lines have client= but no helo= field. A header
+-- reject (headers are unanswered, SMFIP_NR_HDR) is the answer to EOM. A
+-- HELO later in the session shows up in the lines after it.
 dofile(LIB)
 
 run(function()
@@ -24,11 +25,14 @@ run(function()
   headers(conn, {{"From", "a@example.org"}, {"Subject", "no helo"}})
   step(conn, SMFIR_CONTINUE, "eoh 2", mt.eoh, conn)
   step(conn, SMFIR_CONTINUE, "body 2", mt.bodystring, conn, "hello\r\n")
-  step(conn, SMFIR_CONTINUE, "eom 2", mt.eom, conn)
+  eom_clean(conn, "eom 2")
 
-  -- Transaction 3: header line of 101 octets rejected.
+  -- Transaction 3: header line of 101 octets, rejected at EOM.
   envelope(conn, "NOHELO3", "<a@example.org>")
-  step(conn, SMFIR_REPLYCODE, "long header", mt.header, conn, "Subject", rep("x", 92))
+  step(conn, SMFIR_CONTINUE, "long header", mt.header, conn, "Subject", rep("x", 92))
+  step(conn, SMFIR_CONTINUE, "eoh 3", mt.eoh, conn)
+  step(conn, SMFIR_CONTINUE, "body 3", mt.bodystring, conn, "hello\r\n")
+  eom_reply(conn, "eom 3", HEADER_TOO_LONG)
 
   -- The client says HELO after all; transaction 4 is rejected at MAIL again.
   step(conn, SMFIR_CONTINUE, "late helo", mt.helo, conn, "late.example.org")
