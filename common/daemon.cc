@@ -11,6 +11,8 @@
 #include <cstring>
 #include <vector>
 
+#include <iostream>
+
 #include "common/config_loader.h"
 
 namespace esmtp {
@@ -39,6 +41,18 @@ bool Runtime::reload() {
     }
     logger = std::move(fresh);
   }
+  std::shared_ptr<DnsResolver> resolver = resolver_;
+  const DnsConfig& d = r.config->dns;
+  const DnsConfig& o = old_config->dns;
+  if (resolver && (d.servers != o.servers || d.timeout != o.timeout || d.tries != o.tries ||
+                   d.cache_entries != o.cache_entries)) {
+    std::string error;
+    resolver = DnsResolver::create(dns_options(d), &error);
+    if (!resolver) {
+      old_logger->error("reload: dns: {}; still running the previous configuration", error);
+      return false;
+    }
+  }
   if (r.config->milter.socket != old_config->milter.socket ||
       r.config->policy.listen != old_config->policy.listen)
     logger->warning("reload: listening sockets changed in {}; restart to apply", path_);
@@ -46,9 +60,44 @@ bool Runtime::reload() {
     std::lock_guard lock(mu_);
     config_ = r.config;
     logger_ = logger;
+    resolver_ = resolver;
   }
   logger->info("reloaded configuration from {}", path_);
   return true;
+}
+
+DnsOptions dns_options(const DnsConfig& d) {
+  DnsOptions o;
+  o.servers = d.servers;
+  o.timeout = d.timeout;
+  o.tries = d.tries;
+  o.cache_entries = d.cache_entries;
+  return o;
+}
+
+DaemonStart start_daemon(const std::string& config_path, const std::string& tag, bool check_only) {
+  constexpr int kExitConfig = 78;  // EX_CONFIG
+  DaemonStart s;
+  LoadResult loaded = load_config_file(config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << tag << ": " << e.str() << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  if (check_only) {
+    std::cout << config_path << ": configuration is valid\n";
+    s.exit_code = 0;
+    return s;
+  }
+  s.config = loaded.config;
+  std::string error;
+  s.logger = Logger::from_config(s.config->log, tag, &error);
+  if (!s.logger) {
+    std::cerr << tag << ": " << error << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  return s;
 }
 
 std::optional<Identity> lookup_user(const std::string& user, std::string* error) {

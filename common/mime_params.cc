@@ -4,7 +4,6 @@
 #include <iconv.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cstring>
 
@@ -34,13 +33,6 @@ std::string_view trim(std::string_view s) {
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
                                             [](char x, char y) { return lower(x) == lower(y); });
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
 }
 
 // A cursor over a field body that skips RFC 822 comments. Comments nest;
@@ -136,19 +128,11 @@ bool percent_decode(std::string_view in, std::string& out) {
 }
 
 bool base64_decode(std::string_view in, std::string& out) {
-  static constexpr auto kTable = [] {
-    std::array<signed char, 256> t{};
-    t.fill(-1);
-    const char* alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i)
-      t[static_cast<unsigned char>(alpha[i])] = static_cast<signed char>(i);
-    return t;
-  }();
   std::uint32_t acc = 0;
   int bits = 0;
   std::size_t i = 0;
   for (; i < in.size() && in[i] != '='; ++i) {
-    int v = kTable[static_cast<unsigned char>(in[i])];
+    int v = base64_value(static_cast<unsigned char>(in[i]));
     if (v < 0) return false;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     bits += 6;

@@ -18,6 +18,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -63,5 +64,30 @@ DecodedText decode_rfc2047(std::string_view in);
 bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::string& out);
 
 bool is_valid_utf8(std::string_view s);
+
+// The 6-bit value of a base64 character (RFC 2045), -1 for any other octet.
+// Inline: the MIME scanner calls it for every octet of a base64 body.
+inline int base64_value(unsigned char c) {
+  // A table, not comparisons: base64 bodies are random-looking and branches
+  // on them mispredict.
+  static constexpr auto kTable = [] {
+    std::array<signed char, 256> t{};
+    t.fill(-1);
+    constexpr std::string_view alpha =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (std::size_t i = 0; i < alpha.size(); ++i)
+      t[static_cast<unsigned char>(alpha[i])] = static_cast<signed char>(i);
+    return t;
+  }();
+  return kTable[c];
+}
+
+// The value of a hexadecimal digit, -1 for any other character.
+inline int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
 
 }  // namespace esmtp

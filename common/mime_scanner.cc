@@ -256,20 +256,7 @@ void MimeScanner::start_decoding(Decoding d) {
 }
 
 void MimeScanner::decode(const char* p, std::size_t n) {
-  static constexpr auto kBase64 = [] {
-    std::array<signed char, 256> t{};
-    t.fill(-1);
-    const char* alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i)
-      t[static_cast<unsigned char>(alpha[i])] = static_cast<signed char>(i);
-    return t;
-  }();
-  auto hex = [](char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
+  auto hex = [](char c) { return hex_value(c); };
   for (std::size_t i = 0; i < n; ++i) {
     const char c = p[i];
     if (decoding_ == Decoding::kBase64) {
@@ -278,7 +265,7 @@ void MimeScanner::decode(const char* p, std::size_t n) {
         b64_bits_ = 0;
         continue;
       }
-      const int v = kBase64[static_cast<unsigned char>(c)];
+      const int v = base64_value(static_cast<unsigned char>(c));
       if (v < 0) continue;  // line breaks, blanks and junk are skipped, as decoders do
       b64_acc_ = ((b64_acc_ << 6) | static_cast<std::uint32_t>(v)) & 0xffffff;
       b64_bits_ += 6;

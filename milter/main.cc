@@ -66,26 +66,25 @@ constexpr int kExitConfig = 78;  // EX_CONFIG
 constexpr const char* kTag = "esmtp-inspect-milter";
 
 Runtime* g_runtime = nullptr;
-// SMTP connections the milter is serving; SIGTERM waits for them.
-std::atomic<int> g_active{0};
+// Messages in the middle of a transaction; SIGTERM waits for them (an idle
+// connection just closes: the MTA reconnects or applies its default action).
+std::atomic<int> g_busy{0};
 
-// The resolver new connections use; replaced when a reload changes dns:.
-std::mutex g_resolver_mu;
-std::shared_ptr<DnsResolver> g_resolver;
+// Runs one callback and keeps g_busy up to date.
+template <typename F>
+MilterStatus tracked(MilterConnection* c, F&& f) {
+  const bool before = c->in_transaction();
+  MilterStatus s = f();
+  const bool after = c->in_transaction();
+  if (after && !before) ++g_busy;
+  if (before && !after) --g_busy;
+  return s;
+}
+
 SelfBannerMonitor g_banner;
 
 std::shared_ptr<DnsResolver> current_resolver() {
-  std::lock_guard lock(g_resolver_mu);
-  return g_resolver;
-}
-
-DnsOptions dns_options(const DnsConfig& d) {
-  DnsOptions o;
-  o.servers = d.servers;
-  o.timeout = d.timeout;
-  o.tries = d.tries;
-  o.cache_entries = d.cache_entries;
-  return o;
+  return g_runtime->resolver();
 }
 
 // self_banner: our host name (macro j) must forward-confirm to the address
@@ -177,7 +176,6 @@ MilterConnection* ensure_connection(SMFICTX* ctx) {
   if (auto* c = connection(ctx)) return c;
   auto [config, logger] = g_runtime->current();
   auto* c = new MilterConnection(config, logger, MilterFeatures{}, current_resolver());
-  ++g_active;
   smfi_setpriv(ctx, c);
   return c;
 }
@@ -239,10 +237,9 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
       smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
     }
     if (auto* old = connection(ctx)) {
+      if (old->in_transaction()) --g_busy;
       delete old;
-      --g_active;
     }
-    ++g_active;
     smfi_setpriv(ctx, new MilterConnection(config, logger, features, current_resolver()));
     return SMFIS_CONTINUE;
   });
@@ -272,7 +269,8 @@ std::span<const char* const> args(char** argv) {
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
   return guarded(ctx, "mail", [&] {
     LibmilterContext mta(ctx);
-    return status(ensure_connection(ctx)->envfrom(mta, args(argv)));
+    auto* c = ensure_connection(ctx);
+    return status(tracked(c, [&] { return c->envfrom(mta, args(argv)); }));
   });
 }
 
@@ -314,20 +312,25 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* data, size_t len) {
 sfsistat on_eom(SMFICTX* ctx) {
   return guarded(ctx, "eom", [&] {
     LibmilterContext mta(ctx);
-    return status(ensure_connection(ctx)->eom(mta));
+    auto* c = ensure_connection(ctx);
+    return status(tracked(c, [&] { return c->eom(mta); }));
   });
 }
 
 sfsistat on_abort(SMFICTX* ctx) {
-  if (auto* c = connection(ctx)) c->abort();
+  if (auto* c = connection(ctx))
+    tracked(c, [&] {
+      c->abort();
+      return MilterStatus::kContinue;
+    });
   return SMFIS_CONTINUE;
 }
 
 // Called for every connection that got a context, whatever happened before.
 sfsistat on_close(SMFICTX* ctx) {
   if (auto* c = connection(ctx)) {
+    if (c->in_transaction()) --g_busy;
     delete c;
-    --g_active;
   }
   smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
@@ -354,22 +357,11 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  LoadResult loaded = load_config_file(config_path);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::cerr << kTag << ": " << e.str() << "\n";
-    return kExitConfig;
-  }
-  if (check_only) {
-    std::cout << config_path << ": configuration is valid\n";
-    return 0;
-  }
-  std::shared_ptr<const Config> config = loaded.config;
+  DaemonStart start = start_daemon(config_path, kTag, check_only);
+  if (start.exit_code) return *start.exit_code;
+  std::shared_ptr<const Config> config = start.config;
+  std::shared_ptr<Logger> logger = start.logger;
   std::string error;
-  std::shared_ptr<Logger> logger = Logger::from_config(config->log, kTag, &error);
-  if (!logger) {
-    std::cerr << kTag << ": " << error << "\n";
-    return kExitConfig;
-  }
   if (socket.empty()) socket = config->milter.socket;
 
   raise_fd_limit();
@@ -425,16 +417,14 @@ int run(int argc, char** argv) {
     return kExitConfig;
   }
 
-  {
-    std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-    if (!resolver) {
-      logger->error("dns: {}", error);
-      return kExitConfig;
-    }
-    std::lock_guard lock(g_resolver_mu);
-    g_resolver = std::move(resolver);
+  // After detach() and the signal mask: the resolver's thread must exist in
+  // this process and must never take SIGHUP.
+  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
+  if (!resolver) {
+    logger->error("dns: {}", error);
+    return kExitConfig;
   }
-  Runtime runtime(config_path, kTag, config, logger);
+  Runtime runtime(config_path, kTag, config, logger, resolver);
   g_runtime = &runtime;
   logger->info("starting: socket={} config={} user={}", socket, config_path,
                geteuid() == 0 ? "root" : config->milter.user);
@@ -451,34 +441,21 @@ int run(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      const DnsConfig before = runtime.current().first->dns;
-      if (runtime.reload()) {
-        const DnsConfig& after = runtime.current().first->dns;
-        if (before.servers != after.servers || before.timeout != after.timeout ||
-            before.tries != after.tries || before.cache_entries != after.cache_entries) {
-          std::string why;
-          if (auto r = DnsResolver::create(dns_options(after), &why)) {
-            std::lock_guard lock(g_resolver_mu);
-            g_resolver = std::move(r);
-          } else {
-            runtime.logger()->error("reload: dns: {}; keeping the previous resolver", why);
-          }
-        }
-      }
+      runtime.reload();
       continue;
     }
     runtime.logger()->info("stopping on signal {}", sig);
-    smfi_stop();
+    // smfi_stop() takes the listener's lock, which libmilter holds across
+    // its poll() (5 s): call it where it may block without delaying us.
+    std::thread([] { smfi_stop(); }).detach();
     break;
   }
-  // Sessions in flight finish their current exchange. libmilter's listener
-  // notices the stop only at its next poll timeout, so wait for the
-  // sessions, not for the listener.
+  // Sessions in flight finish their current exchange; wait for them, not for
+  // the listener.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while ((g_active > 0 || !milter_done) && std::chrono::steady_clock::now() < deadline) {
-    if (g_active == 0 && !milter_done) break;
+  if (g_busy > 0) runtime.logger()->info("waiting for {} message(s) in progress", g_busy.load());
+  while (g_busy > 0 && !milter_done && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
   if (milter_done)
     worker.join();
   else

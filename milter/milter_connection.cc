@@ -130,6 +130,7 @@ MilterStatus MilterConnection::helo(MtaContext& mta, const char* name) {
 
 MilterStatus MilterConnection::envfrom(MtaContext& mta, std::span<const char* const> argv) {
   if (argv.empty() || !argv[0]) return MilterStatus::kContinue;
+  in_transaction_ = true;
   // A new transaction: the previous message's queue ID must not stick (the
   // MTA may send no `i` yet, and libmilter drops the abort after a message).
   session_.set_queue_id({});
@@ -210,6 +211,7 @@ MilterStatus MilterConnection::body(MtaContext& mta, const unsigned char* data, 
 }
 
 MilterStatus MilterConnection::eom(MtaContext& mta) {
+  in_transaction_ = false;
   take_queue_id(mta);
   if (auto held = release(mta, false)) return *held;
   MilterStatus s = reply(mta, session_.end_of_message());
@@ -221,6 +223,7 @@ MilterStatus MilterConnection::eom(MtaContext& mta) {
 }
 
 void MilterConnection::abort() {
+  in_transaction_ = false;
   held_.reset();
   session_.reset();
 }

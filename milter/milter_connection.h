@@ -81,6 +81,8 @@ class MilterConnection {
   void abort();
 
   const Session& session() const { return session_; }
+  // Between MAIL and the end of the message (or an abort).
+  bool in_transaction() const { return in_transaction_; }
 
  private:
   MilterStatus reply(MtaContext& mta, const Verdict& v);
@@ -100,6 +102,7 @@ class MilterConnection {
   std::shared_ptr<DnsResolver> resolver_;
   std::string identity_done_for_;  // the HELO name already checked
   bool identity_done_ = false;
+  bool in_transaction_ = false;
   std::optional<Verdict> held_;  // see hold()
   Session session_;
 };

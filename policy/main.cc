@@ -7,6 +7,8 @@
 // stdin/stdout for Postfix's spawn(8). Signals: SIGHUP reloads the
 // configuration (a file with errors is logged and the running one stays; new
 // SMTP sessions take the new one), SIGTERM and SIGINT stop cleanly.
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -28,20 +30,6 @@ namespace {
 constexpr int kExitConfig = 78;  // EX_CONFIG
 constexpr const char* kTag = "esmtp-inspect-policyd";
 
-DnsOptions dns_options(const DnsConfig& d) {
-  DnsOptions o;
-  o.servers = d.servers;
-  o.timeout = d.timeout;
-  o.tries = d.tries;
-  o.cache_entries = d.cache_entries;
-  return o;
-}
-
-bool same_dns(const DnsConfig& a, const DnsConfig& b) {
-  return a.servers == b.servers && a.timeout == b.timeout && a.tries == b.tries &&
-         a.cache_entries == b.cache_entries;
-}
-
 int run(int argc, char** argv) {
   CLI::App app{
       "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
@@ -60,40 +48,37 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  LoadResult loaded = load_config_file(config_path);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::cerr << kTag << ": " << e.str() << "\n";
-    return kExitConfig;
-  }
-  if (check_only) {
-    std::cout << config_path << ": configuration is valid\n";
-    return 0;
-  }
-  std::shared_ptr<const Config> config = loaded.config;
+  DaemonStart start = start_daemon(config_path, kTag, check_only);
+  if (start.exit_code) return *start.exit_code;
+  std::shared_ptr<const Config> config = start.config;
+  std::shared_ptr<Logger> logger = start.logger;
   std::string error;
-  std::shared_ptr<Logger> logger = Logger::from_config(config->log, kTag, &error);
-  if (!logger) {
-    std::cerr << kTag << ": " << error << "\n";
-    return kExitConfig;
-  }
   if (listen.empty()) listen = config->policy.listen;
 
   if (!spawn && !foreground && !detach(&error)) {
     logger->error("{}", error);
     return 1;
   }
-  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-  if (!resolver) {
-    logger->error("dns: {}", error);
-    return kExitConfig;
-  }
   const std::uint64_t fds = raise_fd_limit();
   if (fds < 2ull * config->policy.max_connections + 64)
     logger->warning("open file limit {} is low for policy.max_connections {}", fds,
                     config->policy.max_connections);
   boost::asio::io_context io(1);
-  Runtime runtime(config_path, kTag, config, logger);
-  PolicyServer server(io, runtime, resolver);
+  // After detach(): the resolver's thread must exist in this process. It is
+  // born with SIGHUP, SIGTERM and SIGINT blocked, so that they are handled
+  // by the io_context's thread (signal_set below).
+  sigset_t signal_mask, old_mask;
+  sigemptyset(&signal_mask);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signal_mask, sig);
+  pthread_sigmask(SIG_BLOCK, &signal_mask, &old_mask);
+  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
+  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  if (!resolver) {
+    logger->error("dns: {}", error);
+    return kExitConfig;
+  }
+  Runtime runtime(config_path, kTag, config, logger, resolver);
+  PolicyServer server(io, runtime);
 
   if (spawn) {
     server.serve_stdio();
@@ -114,14 +99,7 @@ int run(int argc, char** argv) {
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         if (sig == SIGHUP) {
-          const DnsConfig before = runtime.current().first->dns;
-          if (runtime.reload() && !same_dns(before, runtime.current().first->dns)) {
-            std::string why;
-            if (auto r = DnsResolver::create(dns_options(runtime.current().first->dns), &why))
-              server.set_resolver(std::move(r));
-            else
-              runtime.logger()->error("reload: dns: {}; keeping the previous resolver", why);
-          }
+          runtime.reload();
           signals.async_wait(on_signal);
           return;
         }

@@ -111,7 +111,8 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     // DNS on the resolver's thread; the answer comes back here. The session
     // never waits longer than the resolver's budget.
     auto self = shared_from_this();
-    std::shared_ptr<DnsResolver> resolver = server_.resolver_;
+    // Lookups in flight keep their resolver alive across a reload.
+    std::shared_ptr<DnsResolver> resolver = server_.runtime_.resolver();
     dns_timer_.expires_after(resolver->budget());
     lookup_ = IdentityLookup::start(
         *resolver, std::move(*input), [self, resolver](const IdentityReport& report) {
@@ -165,9 +166,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
   bool closed_ = false;
 };
 
-PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime,
-                           std::shared_ptr<DnsResolver> resolver)
-    : io_(io), runtime_(runtime), resolver_(std::move(resolver)) {}
+PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime) : io_(io), runtime_(runtime) {}
 
 PolicyServer::~PolicyServer() = default;
 
@@ -288,15 +287,11 @@ void PolicyServer::stop() {
   connections_.clear();
 }
 
-void PolicyServer::set_resolver(std::shared_ptr<DnsResolver> r) {
-  resolver_ = std::move(r);
-}
-
 void PolicyServer::self_banner(const std::string& name, const std::string& server_address) {
   auto address = IpAddress::parse(server_address);
   if (!address || !banner_monitor_.due(name, *address, std::chrono::steady_clock::now())) return;
   auto logger = runtime_.logger();
-  resolver_->addresses(name, [this, name, address, logger](const DnsAnswer& a) {
+  runtime_.resolver()->addresses(name, [this, name, address, logger](const DnsAnswer& a) {
     asio::post(io_, [name, address, logger, a] {
       const CheckResult r = self_banner_result(a, *address);
       if (r == CheckResult::kPass) return;

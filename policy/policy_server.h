@@ -39,8 +39,7 @@ struct PolicyServerStats {
 
 class PolicyServer {
  public:
-  PolicyServer(boost::asio::io_context& io, Runtime& runtime,
-               std::shared_ptr<DnsResolver> resolver);
+  PolicyServer(boost::asio::io_context& io, Runtime& runtime);
   ~PolicyServer();
 
   // Opens the listeners of `specs` ("unix:/path", "inet:HOST:PORT"). Returns
@@ -53,9 +52,6 @@ class PolicyServer {
   void serve_stdio();
   // Stops accepting and closes every connection.
   void stop();
-  // A new resolver after a reload changed dns settings (lookups in flight
-  // keep the old one alive).
-  void set_resolver(std::shared_ptr<DnsResolver> r);
 
   std::size_t live_connections() const { return live_; }
   const PolicyServerStats& stats() const { return stats_; }
@@ -68,7 +64,6 @@ class PolicyServer {
 
   boost::asio::io_context& io_;
   Runtime& runtime_;
-  std::shared_ptr<DnsResolver> resolver_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::weak_ptr<Connection>> connections_;
   std::size_t live_ = 0;
