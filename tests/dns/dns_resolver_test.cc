@@ -358,7 +358,7 @@ TEST_F(ZoneTest, PublicSuffixNames) {
 }
 
 TEST_F(ZoneTest, HeloNames) {
-  EXPECT_THAT(strs(addrs(*r, "mail.example.org").addresses), ElementsAre("203.0.113.5"));
+  EXPECT_THAT(strs(addrs(*r, "mx.example.org").addresses), ElementsAre("203.0.113.5"));
   EXPECT_THAT(strs(addrs(*r, "helo-elsewhere.example.org").addresses),
               ElementsAre("198.51.100.50"));
   auto nx = addrs(*r, "nxhelo.example.org");
@@ -425,6 +425,30 @@ TEST(DnsCache, HitsUntilTheTtlRunsOut) {
   EXPECT_EQ(third.status, DnsStatus::kOk);
   EXPECT_FALSE(third.from_cache);
   EXPECT_GT(r->stats().queries, queries);
+}
+
+TEST(DnsCache, CachedAnswersComeBackOnTheCallersThreadAtOnce) {
+  auto r = unbound_resolver();
+  ASSERT_EQ(addrs(*r, "mx.example.org").status, DnsStatus::kOk);
+  ASSERT_EQ(ptr(*r, "203.0.113.5").status, DnsStatus::kOk);
+  // Both in the cache: the callback runs inside the call, on this thread,
+  // without a trip through the resolver's thread.
+  for (int i = 0; i < 2; ++i) {
+    std::optional<DnsAnswer> got;
+    std::thread::id on;
+    auto done = [&](const DnsAnswer& a) {
+      got = a;
+      on = std::this_thread::get_id();
+    };
+    if (i == 0)
+      r->addresses("mx.example.org", done);
+    else
+      r->ptr(ip("203.0.113.5"), done);
+    ASSERT_TRUE(got.has_value()) << i;
+    EXPECT_TRUE(got->from_cache);
+    EXPECT_EQ(on, std::this_thread::get_id());
+  }
+  EXPECT_GE(r->stats().cache_hits, 3u);  // A, AAAA and PTR
 }
 
 TEST(DnsCache, PtrTtlFromTheAnswer) {
@@ -659,7 +683,7 @@ TEST(DnsThreads, ManyThreadsAtOnce) {
     threads.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
         auto p = ptr(*r, i % 2 ? "203.0.113.5" : "203.0.113.8");
-        auto f = addrs(*r, i % 3 ? "mail.example.org" : "nxhelo.example.org");
+        auto f = addrs(*r, i % 3 ? "mx.example.org" : "nxhelo.example.org");
         const bool ok = p.status == (i % 2 ? DnsStatus::kOk : DnsStatus::kNone) &&
                         f.status == (i % 3 ? DnsStatus::kOk : DnsStatus::kNone);
         right += ok;
