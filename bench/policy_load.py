@@ -791,6 +791,13 @@ def main():
             print(f"\nhalf load: {peak / 2:.0f} req/s = 50 % of {ours.name}'s peak (median) "
                   f"{peak:.0f} req/s at {peak_c} conns; latency from each request's scheduled "
                   "send time (service time alone in brackets)")
+            # The Perl daemons are done: stop them (postfwd2 alone holds GBs in
+            # 100+ children) and let the machine settle, so that the latency
+            # tail measured next is ours, not their after-effects.
+            for d in daemons:
+                if not isinstance(d, Ours):
+                    d.stop()
+            time.sleep(5)
             modes = [("normal", False)] + ([("nice -20", True)] if args.nice else [])
             for label, nice in modes:
                 for c in half_conns or [peak_c]:
