@@ -22,6 +22,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/name_check.h"
 #include "tests/dns/unbound_server.h"
 
 namespace esmtp {
@@ -971,6 +972,61 @@ TEST(DnsHostile, ManyAddressRecordsAreCapped) {
   const auto v6 = std::count_if(a.addresses.begin(), a.addresses.end(),
                                 [](const IpAddress& x) { return x.v6; });
   EXPECT_EQ(v6, static_cast<long>(kMaxAddresses / 2));
+}
+
+// ---------------------------------------------------------------------------
+// name_check: a host name against an address, both ways.
+
+NameAddressCheck name_check(DnsResolver& r, const char* name, const char* address) {
+  return check_name_address(r, name, ip(address), Clock::now() + 10s);
+}
+
+TEST(NameCheck, ConsistentBothWays) {
+  auto r = unbound_resolver();
+  auto c = name_check(*r, "MX.Example.org.", "203.0.113.5");
+  EXPECT_EQ(c.name, "mx.example.org");
+  EXPECT_TRUE(c.forward_matches());
+  EXPECT_TRUE(c.ptr_matches());
+  EXPECT_TRUE(c.consistent());
+  EXPECT_THAT(c.confirmed_names, ElementsAre("mx.example.org"));
+  EXPECT_FALSE(c.temperror());
+  EXPECT_TRUE(name_check(*r, "mx6.example.org", "2001:db8::5").consistent());
+}
+
+TEST(NameCheck, NameElsewhereAndPtrToAnotherName) {
+  auto r = unbound_resolver();
+  // elsewhere.example.org is the PTR of 203.0.113.7 but points to 198.51.100.99.
+  auto c = name_check(*r, "elsewhere.example.org", "203.0.113.7");
+  EXPECT_TRUE(c.ptr_matches());
+  EXPECT_FALSE(c.forward_matches());
+  EXPECT_FALSE(c.fcrdns());
+  EXPECT_FALSE(c.consistent());
+  // mx.example.org has 203.0.113.5; 203.0.113.9's PTR names are others, one confirmed.
+  auto d = name_check(*r, "mx.example.org", "203.0.113.9");
+  EXPECT_FALSE(d.forward_matches());
+  EXPECT_FALSE(d.ptr_matches());
+  EXPECT_THAT(d.confirmed_names, ElementsAre("b.example.net"));
+}
+
+TEST(NameCheck, NoPtrAndUnknownName) {
+  auto r = unbound_resolver();
+  auto c = name_check(*r, "nothing.example.org", "203.0.113.8");
+  EXPECT_EQ(c.ptr.status, DnsStatus::kNone);
+  EXPECT_EQ(c.forward.status, DnsStatus::kNone);
+  EXPECT_FALSE(c.consistent());
+  EXPECT_FALSE(c.temperror());
+}
+
+TEST(NameCheck, ServfailIsATempErrorAndTheDeadlineHolds) {
+  auto r = unbound_resolver();
+  EXPECT_TRUE(name_check(*r, "mx.example.org", "203.0.113.10").temperror());
+  FakeServer silent([](const Bytes&) { return std::nullopt; });
+  auto s = make_resolver({silent.server()}, 2000ms, 2);
+  const auto t0 = Clock::now();
+  auto c = check_name_address(*s, "mx.example.org", ip("203.0.113.5"), t0 + 300ms);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_TRUE(c.temperror());
+  EXPECT_EQ(c.ptr.error, "timeout");
 }
 
 }  // namespace
