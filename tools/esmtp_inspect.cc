@@ -20,6 +20,7 @@
 #include "common/logger.h"
 #include "common/offline.h"
 #include "common/verdict_json.h"
+#include "tools/report/report.h"
 
 namespace esmtp {
 namespace {
@@ -133,6 +134,9 @@ int main(int argc, char** argv) {
   app.add_subcommand("default-config",
                      "Print the annotated default configuration (conf/esmtp-inspect.yaml)");
 
+  report::ReportCli report_cli;
+  auto* report_cmd = report::add_report_command(app, report_cli);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -147,6 +151,7 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return check_config(config_file);
   if (test->parsed()) return run_test(t);
+  if (report_cmd->parsed()) return report::run_report(report_cli);
   std::cout << annotated_default_config();
   return 0;
 }

@@ -1,0 +1,245 @@
+"""`esmtp-inspect report` over logs written by a real Postfix and our daemons (issue 5).
+
+One private Postfix with esmtp-inspect-milter (smtpd_milters) and
+esmtp-inspect-policyd (check_policy_service at RCPT, identity checks against
+the private unbound), swaks as the client. The class provokes rejections at
+MAIL, RCPT and END-OF-MESSAGE (ours, each logged by Postfix and by us) and a
+rejection of Postfix's own (relay access denied), then runs the report over
+Postfix's maillog_file plus the daemons' log files, in text, JSON and HTML,
+plain, gzip and stdin, and the real pflogsumm over the same maillog.
+"""
+
+import gzip
+import json
+import re
+import shutil
+import subprocess
+import sys
+import unittest
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dns  # noqa: E402
+import harness  # noqa: E402
+
+CLIENT = ("203.0.113.5", "mx.example.org")
+OTHER = ("198.51.100.7", "[UNAVAILABLE]")
+CLI = str(harness.BIN / "esmtp-inspect")
+
+MILTER_RULES = "rules:\n  recipient_count: { max: 3 }\n"
+POLICY_RULES = 'rules:\n  sender_address: { patterns: ["*@policy-spam.example"] }\n'
+
+# What the traffic below must add up to: rule -> rejections.
+EXPECTED = {
+    "header_line_length": 2,
+    "recipient_count": 2,
+    "sender_address_length": 1,
+    "mime_filename_length": 1,
+    "sender_address": 1,
+    "postfix: Relay access denied": 1,
+}
+
+
+def mime_message(sender, filename):
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "b@example.net"
+    msg["Subject"] = "attachment"
+    msg.set_content("Body text.\n")
+    msg.add_attachment(b"%PDF", maintype="application", subtype="octet-stream", filename=filename)
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+
+
+def report(*args, stdin=None):
+    p = subprocess.run([CLI, "report", *map(str, args)], capture_output=True, input=stdin,
+                       timeout=60)
+    return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
+
+
+def table(j, name, key):
+    return {row[key]: row["count"] for row in j[name]}
+
+
+class Report(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.Env("report")
+        try:
+            cls._start()
+            cls._traffic()
+        except BaseException:
+            cls.env.close()
+            raise
+
+    @classmethod
+    def _start(cls):
+        env = cls.env
+        cls.dns = dns.Unbound(env)
+        cls.sink = harness.Sink(env)
+        cls.milter = harness.Milter(env, MILTER_RULES).start()
+        cls.policyd = harness.Policyd(
+            env, f"dns: {{ servers: {cls.dns.servers}, timeout: 1s, tries: 2 }}\n" +
+            "identity:\n  self: { names: [mx.test.example], addresses: [198.51.100.30] }\n" +
+            POLICY_RULES).start()
+        cls.postfix = harness.Postfix(
+            env, cls.sink, milters=[cls.milter.postfix_spec],
+            extra={"smtpd_recipient_restrictions": f"check_policy_service {cls.policyd.postfix_spec}"})
+
+    @classmethod
+    def send(cls, sender, **kw):
+        kw.setdefault("client", CLIENT)
+        kw.setdefault("helo", kw["client"][1] if kw["client"][1][0] != "[" else "other.example.org")
+        return harness.swaks(cls.postfix.port, sender=sender, **kw)
+
+    @classmethod
+    def _traffic(cls):
+        ok = cls.send("ok@example.org")
+        assert ok.has("250 2.0.0 Ok: queued as"), ok.transcript
+        for i in range(2):
+            r = cls.send(f"hll{i}@example.org", headers=["Subject: " + "x" * 1200])
+            assert r.has("550 5.6.0 Header line too long"), r.replies
+        r = cls.send("rc@example.org", to=[f"r{i}@example.net" for i in range(5)])
+        assert sum(x.startswith("452 4.5.3") for x in r.replies) == 2, r.replies
+        r = cls.send("s" * 330 + "@example.org")
+        assert r.has("501 5.1.7 Sender address too long"), r.replies
+        data = cls.env.path("long-filename.eml")
+        data.write_bytes(mime_message("mfl@example.org", "n" * 300 + ".pdf"))
+        r = cls.send("mfl@example.org", data=data)
+        assert r.has("550 5.6.0 Attachment filename too long"), r.replies
+        r = cls.send("bulk@policy-spam.example")
+        assert r.has("550 5.7.1"), r.replies
+        r = cls.send("relay@example.org", client=OTHER, to=["u@nowhere.invalid"])
+        assert r.has("Relay access denied"), r.replies
+        # Every rejection is in the logs before the report reads them.
+        cls.postfix.wait_log(r"Relay access denied")
+        harness.wait_until(lambda: len(re.findall(r"(milter-)?reject: ", cls.postfix.log())) >= 8,
+                           what="8 reject lines in maillog")
+        harness.wait_until(lambda: len(re.findall(r" rule=", cls.milter.log() + cls.policyd.log()))
+                           >= 7, what="7 lines of ours")
+        harness.wait_until(lambda: cls.sink.count() >= 2, what="2 deliveries")
+        cls.logs = [cls.postfix.maillog, cls.milter.log_path, cls.policyd.log_path]
+        if harness.os.environ.get("ESMTP_KEEP_TEST_DIRS"):
+            print("logs:", *cls.logs, file=sys.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def json_report(self, *args, stdin=None):
+        rc, out, err = report("--json", *args, stdin=stdin)
+        self.assertEqual(rc, 0, err)
+        return json.loads(out)
+
+    def test_json_counts_each_rejection_once_with_our_rule(self):
+        j = self.json_report(*self.logs)
+        self.assertEqual(j["rejected"], 8)
+        self.assertEqual(table(j, "by_rule", "rule"), EXPECTED)
+        # 8 lines of Postfix's and 7 of ours describe 8 rejections: 7 pairs.
+        self.assertEqual(j["totals"]["postfix_reject_lines"], 8)
+        self.assertEqual(j["totals"]["esmtp_inspect_lines"], 7)
+        self.assertEqual(j["dedup"], {"logged_by_both": 7, "esmtp_inspect_only": 0,
+                                      "postfix_only": 1})
+        self.assertEqual(j["totals"]["temporary"], 2)
+        self.assertEqual(j["totals"]["permanent"], 6)
+        self.assertGreaterEqual(j["totals"]["delivered"], 2)
+        # The harness also connects once to see that Postfix is up.
+        self.assertGreaterEqual(j["totals"]["connections"], 8)
+        self.assertEqual(table(j, "by_client", "client"),
+                         {"mx.example.org[203.0.113.5]": 7, "unknown[198.51.100.7]": 1})
+        self.assertEqual(table(j, "by_network", "network"),
+                         {"203.0.113.0/24": 7, "198.51.100.0/24": 1})
+        self.assertEqual(table(j, "by_sender_domain", "domain"),
+                         {"example.org": 7, "policy-spam.example": 1})
+        self.assertEqual(table(j, "by_stage", "stage"),
+                         {"END-OF-MESSAGE": 3, "RCPT": 4, "MAIL": 1})
+        self.assertEqual(sum(h["count"] for h in j["by_hour"]), 8)
+        messages = table(j, "top_messages", "message")
+        self.assertEqual(messages["550 5.6.0 Header line too long"], 2)
+        self.assertEqual(messages["452 4.5.3 Too many recipients"], 2)
+
+    def test_order_of_files_and_postfix_log_alone(self):
+        j = self.json_report(*reversed(self.logs))
+        self.assertEqual(j["rejected"], 8)
+        self.assertEqual(table(j, "by_rule", "rule"), EXPECTED)
+        # Postfix's log alone: the same 8 rejections, named by Postfix's reasons.
+        j = self.json_report(self.logs[0])
+        self.assertEqual(j["rejected"], 8)
+        self.assertEqual(j["dedup"]["postfix_only"], 8)
+        rules = table(j, "by_rule", "rule")
+        self.assertEqual(rules["postfix: Header line too long"], 2)
+        self.assertEqual(rules["postfix: Too many recipients"], 2)
+
+    def test_text_output(self):
+        rc, out, err = report(*self.logs)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"\n +8  rejected \(6 permanent, 2 temporary\)\n")
+        self.assertRegex(out, r"\n +7    logged by Postfix and esmtp-inspect \(counted once\)\n")
+        section = out.split("Rejections per rule / reason\n")[1].split("\n\n")[0]
+        self.assertEqual(section.splitlines()[0].split(), ["2", "header_line_length"])
+        self.assertIn("1  postfix: Relay access denied", section)
+        self.assertIn("7  mx.example.org[203.0.113.5]", out)
+
+    def test_gzip_and_stdin(self):
+        gz = self.env.path("maillog.1.gz")  # detected by magic, so name it anything
+        plain_name = self.env.path("maillog-compressed")
+        with open(self.logs[0], "rb") as f, gzip.open(gz, "wb") as g:
+            shutil.copyfileobj(f, g)
+        shutil.copy(gz, plain_name)
+        for logs in ([gz, self.logs[1], self.logs[2]], [plain_name, self.logs[1], self.logs[2]]):
+            j = self.json_report(*logs)
+            self.assertEqual(j["rejected"], 8)
+            self.assertEqual(table(j, "by_rule", "rule"), EXPECTED)
+            self.assertTrue(j["files"][0]["gzip"])
+        j = self.json_report("-", self.logs[1], self.logs[2], stdin=gz.read_bytes())
+        self.assertEqual(j["rejected"], 8)
+        self.assertEqual(table(j, "by_rule", "rule"), EXPECTED)
+
+    def test_since_until(self):
+        j = self.json_report("--since", "2999-01-01", *self.logs)
+        self.assertEqual(j["rejected"], 0)
+        j = self.json_report("--since", "2000-01-01 00:00", "--until", "2999-01-01T00:00:00Z",
+                             *self.logs)
+        self.assertEqual(j["rejected"], 8)
+        rc, _, err = report("--since", "yesterday", *self.logs)
+        self.assertEqual(rc, 2)
+        self.assertIn("--since: not a time: yesterday", err)
+
+    def test_unreadable_input(self):
+        missing = self.env.path("no-such-log")
+        rc, out, err = report(self.logs[0], missing)
+        self.assertEqual(rc, 2)
+        self.assertIn(f"{missing}: No such file or directory", err)
+
+    def test_html_page(self):
+        out = self.env.path("report.html")
+        rc, _, err = report("--html", out, *self.logs)
+        self.assertEqual(rc, 0, err)
+        page = out.read_text()
+        self.assertTrue(page.startswith("<!DOCTYPE html>"))
+        self.assertIn("<svg", page)
+        series = re.findall(r"<polyline [^>]*><title>([^<]*)</title>", page)
+        self.assertEqual(sorted(series), sorted(EXPECTED))
+        self.assertIn("<td>rejected</td><td class=\"n\">8</td>", page)
+        # Self-contained: nothing fetched, nothing run.
+        for needle in ("http:", "https:", "<script", " src=", "<link"):
+            self.assertNotIn(needle, page)
+
+    @unittest.skipUnless(shutil.which("pflogsumm"), "pflogsumm not installed")
+    def test_pflogsumm_misses_smtpd_milter_rejects(self):
+        maillog = self.logs[0]
+        text = Path(maillog).read_text(errors="replace")
+        smtpd_milter = re.findall(r"postfix/smtpd\[\d+\]: \w+: milter-reject: (MAIL|RCPT) ", text)
+        self.assertEqual(sorted(smtpd_milter), ["MAIL", "RCPT", "RCPT"])
+        p = subprocess.run(["pflogsumm", "--no_no_msg_size", maillog], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        m = re.search(r"^\s*(\d+)\s+rejected", p.stdout, re.M)
+        self.assertIsNotNone(m, p.stdout)
+        ours = self.json_report(maillog)["rejected"]
+        self.assertEqual(ours, 8)
+        self.assertEqual(int(m.group(1)), ours - len(smtpd_milter))
+
+
+if __name__ == "__main__":
+    unittest.main()
