@@ -20,6 +20,7 @@
 #include "common/logger.h"
 #include "common/offline.h"
 #include "common/verdict_json.h"
+#include "tools/probe/probe.h"
 #include "tools/report/report.h"
 
 namespace esmtp {
@@ -137,6 +138,9 @@ int main(int argc, char** argv) {
   report::ReportCli report_cli;
   auto* report_cmd = report::add_report_command(app, report_cli);
 
+  probe::ProbeOptions probe_opts;
+  auto* probe_cmd = probe::add_probe_command(app, probe_opts);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -151,6 +155,7 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return check_config(config_file);
   if (test->parsed()) return run_test(t);
+  if (probe_cmd->parsed()) return probe::run_probe(probe_opts);
   if (report_cmd->parsed()) return report::run_report(report_cli);
   std::cout << annotated_default_config();
   return 0;

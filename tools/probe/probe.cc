@@ -1,0 +1,774 @@
+#include "tools/probe/probe.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include "common/dns_resolver.h"
+#include "common/name_check.h"
+#include "common/net.h"
+#include "tools/probe/probe_findings.h"
+#include "tools/probe/smtp_reply.h"
+
+namespace esmtp::probe {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+int ms_left(Clock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+std::string openssl_error() {
+  unsigned long e = ERR_get_error();
+  if (e == 0) return "no details from OpenSSL";
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+struct SslCtxFree {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
+};
+struct SslFree {
+  void operator()(SSL* s) const { SSL_free(s); }
+};
+struct X509Free {
+  void operator()(X509* x) const { X509_free(x); }
+};
+
+// One SMTP client connection with a deadline on every operation. Plain
+// sockets and poll(): a probe makes one connection, so no event library is
+// needed; OpenSSL runs over the same non-blocking socket after STARTTLS.
+class Connection {
+ public:
+  ~Connection() {
+    ssl_.reset();
+    if (fd_ >= 0) close(fd_);
+  }
+
+  // "" on success, else why not.
+  std::string connect_to(const IpAddress& a, int port, Clock::time_point deadline) {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (a.v6) {
+      auto* s6 = reinterpret_cast<sockaddr_in6*>(&ss);
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons(static_cast<std::uint16_t>(port));
+      std::memcpy(&s6->sin6_addr, a.bytes.data(), 16);
+      len = sizeof(sockaddr_in6);
+    } else {
+      auto* s4 = reinterpret_cast<sockaddr_in*>(&ss);
+      s4->sin_family = AF_INET;
+      s4->sin_port = htons(static_cast<std::uint16_t>(port));
+      std::memcpy(&s4->sin_addr, a.bytes.data(), 4);
+      len = sizeof(sockaddr_in);
+    }
+    fd_ = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd_ < 0) return std::strerror(errno);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) == 0) return "";
+    if (errno != EINPROGRESS) return std::strerror(errno);
+    pollfd p{fd_, POLLOUT, 0};
+    int n = poll(&p, 1, ms_left(deadline));
+    if (n == 0) return "timeout";
+    if (n < 0) return std::strerror(errno);
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &el);
+    return err == 0 ? "" : std::strerror(err);
+  }
+
+  std::string local_address_literal() const {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "";
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (ss.ss_family == AF_INET6) {
+      inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, buf, sizeof buf);
+      return std::string("[IPv6:") + buf + "]";
+    }
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, buf, sizeof buf);
+    return std::string("[") + buf + "]";
+  }
+
+  // Reads one reply into `reader`; "" when complete, else the error.
+  std::string read_reply(ReplyReader& reader, Clock::time_point deadline) {
+    reader.reset();
+    if (!pending_.empty()) {
+      std::string p = std::move(pending_);
+      pending_.clear();
+      reader.feed(p);
+    }
+    char buf[4096];
+    while (reader.state() == ReplyReader::State::kNeedMore) {
+      std::string err;
+      long n = read_some(buf, sizeof buf, deadline, &err);
+      if (n <= 0) return err;
+      reader.feed(std::string_view(buf, static_cast<std::size_t>(n)));
+    }
+    if (reader.state() == ReplyReader::State::kError) return reader.error();
+    pending_ = reader.take_rest();
+    return "";
+  }
+
+  std::string send_line(std::string_view line, Clock::time_point deadline) {
+    std::string data = std::string(line) + "\r\n";
+    std::size_t off = 0;
+    while (off < data.size()) {
+      if (ssl_) {
+        ERR_clear_error();
+        int n = SSL_write(ssl_.get(), data.data() + off, static_cast<int>(data.size() - off));
+        if (n > 0) {
+          off += static_cast<std::size_t>(n);
+          continue;
+        }
+        int e = SSL_get_error(ssl_.get(), n);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) return "TLS write failed";
+        if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return "timeout";
+        continue;
+      }
+      ssize_t n = send(fd_, data.data() + off, data.size() - off, MSG_NOSIGNAL);
+      if (n > 0) {
+        off += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        if (!wait(POLLOUT, deadline)) return "timeout";
+        continue;
+      }
+      return n < 0 ? std::string(std::strerror(errno)) : "connection closed";
+    }
+    return "";
+  }
+
+  bool has_pending() const { return !pending_.empty(); }
+
+  // Waits until the deadline for the peer to close or reset the connection:
+  // "reset", "closed", or "" when it stayed open (data that arrives is read
+  // and dropped: a server says nothing in the middle of DATA).
+  std::string wait_for_close(Clock::time_point deadline) {
+    char buf[1024];
+    for (;;) {
+      std::string err;
+      long n = read_some(buf, sizeof buf, deadline, &err);
+      if (n > 0) continue;
+      if (err == "timeout") return "";
+      return err == "connection reset" || err == "connection closed" ? err : "reset: " + err;
+    }
+  }
+
+  // TLS client handshake; "" on success.
+  std::string start_tls(SSL_CTX* ctx, const std::string& sni, Clock::time_point deadline) {
+    ssl_.reset(SSL_new(ctx));
+    if (!ssl_) return openssl_error();
+    SSL_set_fd(ssl_.get(), fd_);
+    if (!sni.empty()) SSL_set_tlsext_host_name(ssl_.get(), sni.c_str());
+    for (;;) {
+      ERR_clear_error();
+      int n = SSL_connect(ssl_.get());
+      if (n == 1) return "";
+      int e = SSL_get_error(ssl_.get(), n);
+      if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) return "timeout";
+        continue;
+      }
+      std::string why = e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN
+                            ? "connection closed during the handshake"
+                            : openssl_error();
+      ssl_.reset();
+      return why;
+    }
+  }
+
+  SSL* ssl() const { return ssl_.get(); }
+
+ private:
+  bool wait(short events, Clock::time_point deadline) {
+    for (;;) {
+      pollfd p{fd_, events, 0};
+      int n = poll(&p, 1, ms_left(deadline));
+      if (n > 0) return true;
+      if (n == 0) return false;
+      if (errno != EINTR) return false;
+    }
+  }
+
+  long read_some(char* buf, std::size_t size, Clock::time_point deadline, std::string* err) {
+    for (;;) {
+      if (ssl_) {
+        ERR_clear_error();
+        int n = SSL_read(ssl_.get(), buf, static_cast<int>(size));
+        if (n > 0) return n;
+        int e = SSL_get_error(ssl_.get(), n);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+          if (!wait(e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline)) {
+            *err = "timeout";
+            return -1;
+          }
+          continue;
+        }
+        *err = e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL ? "connection closed"
+                                                                    : openssl_error();
+        return -1;
+      }
+      ssize_t n = recv(fd_, buf, size, 0);
+      if (n > 0) return n;
+      if (n == 0) {
+        *err = "connection closed";
+        return -1;
+      }
+      if (errno == EAGAIN || errno == EINTR) {
+        if (!wait(POLLIN, deadline)) {
+          *err = "timeout";
+          return -1;
+        }
+        continue;
+      }
+      *err = errno == ECONNRESET ? "connection reset" : std::strerror(errno);
+      return -1;
+    }
+  }
+
+  int fd_ = -1;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  std::string pending_;
+};
+
+std::string asn1_time_text(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "";
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string name_text(X509_NAME* n) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+  if (!bio) return "";
+  X509_NAME_print_ex(bio.get(), n, 0, XN_FLAG_RFC2253);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return len > 0 ? printable(std::string_view(data, static_cast<std::size_t>(len)), 300) : "";
+}
+
+TlsInfo tls_info(SSL* ssl, const std::string& banner_name) {
+  TlsInfo t;
+  t.protocol = SSL_get_version(ssl);
+  t.cipher = SSL_get_cipher_name(ssl);
+  t.verify = X509_verify_cert_error_string(SSL_get_verify_result(ssl));
+  std::unique_ptr<X509, X509Free> cert(SSL_get1_peer_certificate(ssl));
+  if (!cert) {
+    t.verify = "no certificate";
+    return t;
+  }
+  t.subject = name_text(X509_get_subject_name(cert.get()));
+  t.issuer = name_text(X509_get_issuer_name(cert.get()));
+  auto* sans = static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  if (sans) {
+    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && t.dns_names.size() < 100; ++i) {
+      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
+      if (g->type != GEN_DNS) continue;
+      const auto* d = ASN1_STRING_get0_data(g->d.dNSName);
+      int len = ASN1_STRING_length(g->d.dNSName);
+      t.dns_names.push_back(printable(
+          std::string_view(reinterpret_cast<const char*>(d), static_cast<std::size_t>(len)), 253));
+    }
+    GENERAL_NAMES_free(sans);
+  }
+  if (t.dns_names.empty()) {
+    X509_NAME* subj = X509_get_subject_name(cert.get());
+    int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
+    if (i >= 0) {
+      ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
+      t.dns_names.push_back(
+          printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                     static_cast<std::size_t>(ASN1_STRING_length(s))),
+                    253));
+    }
+  }
+  const ASN1_TIME* na = X509_get0_notAfter(cert.get());
+  t.not_after = asn1_time_text(na);
+  int days = 0, secs = 0;
+  if (ASN1_TIME_diff(&days, &secs, nullptr, na) == 1) t.days_left = days - (secs < 0 ? 1 : 0);
+  t.self_signed = X509_check_issued(cert.get(), cert.get()) == X509_V_OK;
+  if (!banner_name.empty())
+    t.matches_banner_name =
+        X509_check_host(cert.get(), banner_name.data(), banner_name.size(), 0, nullptr) == 1;
+  return t;
+}
+
+void extensions_from(ProbeResult& r) {
+  bool starttls = false, masked = false;
+  for (const auto& e : r.extensions) {
+    if (e.keyword == "STARTTLS") starttls = true;
+    if (auto hidden = masked_keyword(e.keyword)) {
+      r.masked_extensions.push_back(e.keyword);
+      if (*hidden == "STARTTLS") masked = true;
+    }
+  }
+  r.starttls = starttls ? Starttls::kOffered : masked ? Starttls::kMasked : Starttls::kAbsent;
+}
+
+std::string default_ehlo_name(const Connection& c) {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && std::strchr(host, '.') &&
+      host[std::strlen(host) - 1] != '.')
+    return host;
+  std::string literal = c.local_address_literal();
+  return literal.empty() ? "[127.0.0.1]" : literal;
+}
+
+// A second connection that starts a message and sends one header line of
+// kLongLine octets, then abandons the message (it never sends the final
+// dot, so nothing is delivered): does something on the path drop the
+// connection, as an inspecting firewall with a header line limit does?
+void long_line_test(ProbeResult& r, const ProbeOptions& o) {
+  const auto step = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+  LongLineTest& t = r.long_line.emplace();
+  t.octets = kLongLine;
+  Connection c;
+  ReplyReader reader;
+  std::string err = c.connect_to(*r.address, r.port, Clock::now() + step);
+  if (err.empty()) err = c.read_reply(reader, Clock::now() + step);
+  auto command = [&](const std::string& line, int expect) -> bool {
+    if (!err.empty()) return false;
+    err = c.send_line(line, Clock::now() + step);
+    if (err.empty()) err = c.read_reply(reader, Clock::now() + step);
+    if (err.empty() && reader.reply().code != expect)
+      err = line.substr(0, line.find(' ')) + " refused: " + printable(reader.reply().first_line());
+    return err.empty();
+  };
+  if (!(command("EHLO " + r.ehlo_name, 250) && command("MAIL FROM:<>", 250) &&
+        command("RCPT TO:<" + o.long_line_rcpt + ">", 250) && command("DATA", 354))) {
+    t.outcome = "untested";
+    t.detail = err;
+    return;
+  }
+  std::string header = "X-Esmtp-Inspect-Probe: ";
+  header.append(kLongLine - header.size(), 'a');
+  err = c.send_line(header, Clock::now() + step);
+  if (!err.empty()) {
+    t.outcome = "reset";
+    t.detail = err;
+    return;
+  }
+  std::string closed =
+      c.wait_for_close(Clock::now() + std::min<Clock::duration>(step, std::chrono::seconds(2)));
+  t.outcome = closed.empty() ? "passed" : "reset";
+  t.detail = closed;
+}
+
+// The SMTP part: banner, EHLO, STARTTLS, TLS, EHLO, QUIT.
+void smtp_session(ProbeResult& r, const ProbeOptions& o) {
+  const auto step = std::chrono::milliseconds(static_cast<long>(o.timeout * 1000));
+  Connection c;
+  auto t0 = Clock::now();
+  std::string err = c.connect_to(*r.address, r.port, t0 + step);
+  r.connect_ms = ms_since(t0);
+  if (!err.empty()) {
+    r.connect_error = err;
+    return;
+  }
+  r.connected = true;
+  auto t1 = Clock::now();
+  ReplyReader reader;
+  err = c.read_reply(reader, t1 + step);
+  r.banner_ms = ms_since(t1);
+  if (!err.empty()) {
+    r.banner_error = err;
+    if (!reader.partial().empty())
+      r.banner_error += " (after \"" + printable(reader.partial(), 80) + "\")";
+    return;
+  }
+  r.banner_received = true;
+  r.banner = reader.reply();
+  r.banner_name = banner_hostname(r.banner);
+  r.banner_masked = !r.banner.lines.empty() && is_masked_text(r.banner.lines.front());
+  if (r.banner.code != 220) return;
+
+  r.ehlo_name = o.ehlo.empty() ? default_ehlo_name(c) : o.ehlo;
+  auto ehlo = [&](std::vector<EhloExtension>* exts, SmtpReply* reply) -> std::string {
+    std::string e = c.send_line("EHLO " + r.ehlo_name, Clock::now() + step);
+    if (e.empty()) e = c.read_reply(reader, Clock::now() + step);
+    if (!e.empty()) return e;
+    if (reply) *reply = reader.reply();
+    if (reader.reply().code == 250) *exts = parse_ehlo(reader.reply());
+    return "";
+  };
+  err = ehlo(&r.extensions, &r.ehlo);
+  if (!err.empty()) {
+    r.ehlo_error = err;
+    return;
+  }
+  r.ehlo_done = true;
+  if (r.ehlo.code != 250) return;
+  extensions_from(r);
+
+  if (r.starttls == Starttls::kOffered && !o.no_tls) {
+    r.tls_attempted = true;
+    err = c.send_line("STARTTLS", Clock::now() + step);
+    if (err.empty()) err = c.read_reply(reader, Clock::now() + step);
+    if (!err.empty()) {
+      r.tls_error = "STARTTLS: " + err;
+      return;
+    }
+    if (reader.reply().code != 220) {
+      r.tls_error = "STARTTLS refused: " + printable(reader.reply().first_line());
+      return;
+    }
+    if (c.has_pending()) {
+      // Plaintext after the 220 would be taken as TLS data (CVE-2011-0411 style).
+      r.tls_error = "the server sent data after its 220 reply to STARTTLS";
+      return;
+    }
+    std::unique_ptr<SSL_CTX, SslCtxFree> ctx(SSL_CTX_new(TLS_client_method()));
+    if (!ctx) {
+      r.tls_error = openssl_error();
+      return;
+    }
+    // Verification is reported, not enforced: a self-signed certificate is
+    // a finding, not a reason to stop.
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    SSL_CTX_set_default_verify_paths(ctx.get());
+    err = c.start_tls(ctx.get(), r.banner_name, Clock::now() + step);
+    if (!err.empty()) {
+      r.tls_error = err;
+      return;
+    }
+    r.tls = tls_info(c.ssl(), r.banner_name);
+    SmtpReply again;
+    if (ehlo(&r.tls_extensions, &again).empty() && again.code != 250) r.tls_extensions.clear();
+  }
+  if (c.send_line("QUIT", Clock::now() + step).empty())
+    (void)c.read_reply(reader,
+                       Clock::now() + std::min<Clock::duration>(step, std::chrono::seconds(2)));
+}
+
+nlohmann::ordered_json dns_json(const DnsAnswer& a) {
+  nlohmann::ordered_json j;
+  j["status"] = std::string(to_string(a.status));
+  if (a.status == DnsStatus::kTempError) j["error"] = a.error;
+  j["names"] = a.names;
+  std::vector<std::string> addrs;
+  for (const auto& ip : a.addresses) addrs.push_back(ip.str());
+  j["addresses"] = addrs;
+  return j;
+}
+
+nlohmann::ordered_json extensions_json(const std::vector<EhloExtension>& v) {
+  auto j = nlohmann::ordered_json::array();
+  for (const auto& e : v) j.push_back(e.params.empty() ? e.keyword : e.keyword + " " + e.params);
+  return j;
+}
+
+void print_json(const ProbeResult& r, const std::vector<Finding>& findings, int code) {
+  nlohmann::ordered_json j;
+  j["target"] = r.target;
+  j["host"] = r.host;
+  j["address"] = r.address ? nlohmann::ordered_json(r.address->str()) : nlohmann::ordered_json();
+  j["port"] = r.port;
+  j["connected"] = r.connected;
+  if (!r.connect_error.empty()) j["connect_error"] = r.connect_error;
+  j["connect_ms"] = r.connect_ms;
+  nlohmann::ordered_json b;
+  b["received"] = r.banner_received;
+  b["ms"] = r.banner_ms;
+  b["code"] = r.banner.code;
+  b["text"] = r.banner_received ? printable(r.banner.first_line(), 1000) : "";
+  b["hostname"] = r.banner_name;
+  b["masked"] = r.banner_masked;
+  if (!r.banner_error.empty()) b["error"] = r.banner_error;
+  j["banner"] = b;
+  nlohmann::ordered_json e;
+  e["sent"] = r.ehlo_name;
+  e["code"] = r.ehlo.code;
+  e["extensions"] = extensions_json(r.extensions);
+  e["masked"] = r.masked_extensions;
+  if (!r.ehlo_error.empty()) e["error"] = r.ehlo_error;
+  j["ehlo"] = e;
+  j["starttls"] = to_string(r.starttls);
+  if (r.tls) {
+    nlohmann::ordered_json t;
+    t["protocol"] = r.tls->protocol;
+    t["cipher"] = r.tls->cipher;
+    t["subject"] = r.tls->subject;
+    t["issuer"] = r.tls->issuer;
+    t["names"] = r.tls->dns_names;
+    t["not_after"] = r.tls->not_after;
+    t["days_left"] = r.tls->days_left;
+    t["self_signed"] = r.tls->self_signed;
+    t["verify"] = r.tls->verify;
+    t["matches_banner_name"] = r.tls->matches_banner_name
+                                   ? nlohmann::ordered_json(*r.tls->matches_banner_name)
+                                   : nlohmann::ordered_json();
+    t["extensions"] = extensions_json(r.tls_extensions);
+    j["tls"] = t;
+  } else {
+    j["tls"] = nullptr;
+    if (!r.tls_error.empty()) j["tls_error"] = r.tls_error;
+  }
+  if (r.names) {
+    nlohmann::ordered_json d;
+    d["name"] = r.names->name;
+    d["ptr"] = dns_json(r.names->ptr);
+    d["forward"] = dns_json(r.names->forward);
+    d["fcrdns_names"] = r.names->confirmed_names;
+    d["forward_matches"] = r.names->forward_matches();
+    d["ptr_matches"] = r.names->ptr_matches();
+    j["dns"] = d;
+  } else {
+    j["dns"] = nullptr;
+  }
+  auto fs = nlohmann::ordered_json::array();
+  for (const auto& f : findings) {
+    nlohmann::ordered_json x;
+    x["id"] = f.id;
+    x["severity"] = to_string(f.severity);
+    x["title"] = f.title;
+    x["meaning"] = f.meaning;
+    x["action"] = f.action;
+    fs.push_back(x);
+  }
+  if (r.long_line) {
+    nlohmann::ordered_json l;
+    l["octets"] = r.long_line->octets;
+    l["outcome"] = r.long_line->outcome;
+    l["detail"] = r.long_line->detail;
+    j["long_line"] = l;
+  }
+  j["findings"] = fs;
+  j["status"] = code == 3 ? "unreachable" : to_string(worst(findings));
+  j["exit_code"] = code;
+  std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
+void row(const char* key, const std::string& value) {
+  std::cout << fmt::format("{:<13} {}\n", key, value);
+}
+
+std::string join_ext(const std::vector<EhloExtension>& v) {
+  std::string s;
+  for (const auto& e : v) s += (s.empty() ? "" : " ") + printable(e.keyword, 60);
+  return s;
+}
+
+std::string answer_text(const DnsAnswer& a, bool names) {
+  if (a.status == DnsStatus::kNone) return "none";
+  if (a.status == DnsStatus::kTempError) return "lookup failed (" + a.error + ")";
+  std::string s;
+  if (names)
+    for (const auto& n : a.names) s += (s.empty() ? "" : ", ") + n;
+  else
+    for (const auto& ip : a.addresses) s += (s.empty() ? "" : ", ") + ip.str();
+  return s;
+}
+
+void print_text(const ProbeResult& r, const std::vector<Finding>& findings, int code) {
+  row("target",
+      r.target +
+          (r.address ? " (" + r.address->str() + " port " + std::to_string(r.port) + ")" : ""));
+  if (r.address)
+    row("connect",
+        r.connected ? fmt::format("{:.1f} ms", r.connect_ms) : "failed: " + r.connect_error);
+  if (r.connected) {
+    if (r.banner_received)
+      row("banner",
+          fmt::format("{:.1f} ms  {}", r.banner_ms, printable(r.banner.first_line(), 200)));
+    else
+      row("banner", "none: " + r.banner_error);
+    if (r.banner_received)
+      row("banner name", r.banner_masked         ? "(masked)"
+                         : r.banner_name.empty() ? "(none)"
+                                                 : r.banner_name);
+  }
+  if (r.names) {
+    std::string ptr = answer_text(r.names->ptr, true);
+    if (r.names->fcrdns())
+      ptr += " (forward-confirmed: " + r.names->confirmed_names.front() + ")";
+    else if (r.names->ptr.status == DnsStatus::kOk)
+      ptr += " (not forward-confirmed)";
+    row("PTR", ptr);
+    if (!r.names->name.empty())
+      row("name A/AAAA", r.names->name + ": " + answer_text(r.names->forward, false));
+  }
+  if (r.ehlo_done)
+    row("EHLO", fmt::format("{} {}", r.ehlo.code, join_ext(r.extensions)));
+  else if (!r.ehlo_error.empty())
+    row("EHLO", "failed: " + r.ehlo_error);
+  if (r.ehlo_done) row("STARTTLS", to_string(r.starttls));
+  if (r.tls) {
+    row("TLS", r.tls->protocol + " " + r.tls->cipher);
+    std::string names;
+    for (const auto& n : r.tls->dns_names) names += (names.empty() ? "" : ", ") + n;
+    row("certificate", names + (r.tls->self_signed ? " (self-signed)" : "") + ", expires " +
+                           r.tls->not_after + fmt::format(" ({} days)", r.tls->days_left));
+    row("verify", r.tls->verify);
+  } else if (!r.tls_error.empty()) {
+    row("TLS", "failed: " + r.tls_error);
+  }
+  if (r.long_line)
+    row("long line",
+        fmt::format("{} octets: {}{}", r.long_line->octets, r.long_line->outcome,
+                    r.long_line->detail.empty() ? "" : " (" + r.long_line->detail + ")"));
+  std::cout << "\nfindings:\n";
+  for (const auto& f : findings) {
+    std::cout << fmt::format("  [{}] {}\n", to_string(f.severity), f.title);
+    if (!f.meaning.empty()) std::cout << "      means: " << f.meaning << "\n";
+    if (!f.action.empty()) std::cout << "      do:    " << f.action << "\n";
+  }
+  std::cout << fmt::format("\nresult: {} (exit {})\n",
+                           code == 3 ? "could not probe" : to_string(worst(findings)), code);
+}
+
+}  // namespace
+
+bool split_target(const std::string& target, std::string* host, int* port) {
+  *port = 0;
+  std::string_view t = target;
+  std::string_view port_text;
+  if (t.empty()) return false;
+  if (t.front() == '[') {
+    auto close = t.find(']');
+    if (close == std::string_view::npos) return false;
+    *host = std::string(t.substr(1, close - 1));
+    std::string_view after = t.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return false;
+      port_text = after.substr(1);
+      if (port_text.empty()) return false;
+    }
+  } else if (std::count(t.begin(), t.end(), ':') > 1) {
+    *host = std::string(t);  // a bare IPv6 address
+  } else if (auto colon = t.find(':'); colon != std::string_view::npos) {
+    *host = std::string(t.substr(0, colon));
+    port_text = t.substr(colon + 1);
+    if (port_text.empty()) return false;
+  } else {
+    *host = std::string(t);
+  }
+  if (host->empty() || host->size() > 253) return false;
+  if (!port_text.empty()) {
+    if (port_text.size() > 5) return false;
+    int p = 0;
+    for (char c : port_text) {
+      if (c < '0' || c > '9') return false;
+      p = p * 10 + (c - '0');
+    }
+    if (p < 1 || p > 65535) return false;
+    *port = p;
+  }
+  return true;
+}
+
+CLI::App* add_probe_command(CLI::App& app, ProbeOptions& o) {
+  auto* p = app.add_subcommand(
+      "probe",
+      "Connect to an SMTP server as an outside client and report banner, EHLO, STARTTLS, TLS "
+      "and reverse DNS, with findings (exit 0 fine, 1 warnings, 2 problems, 3 could not probe)");
+  p->add_option("TARGET", o.target, "HOST, HOST:PORT, [IPv6]:PORT")->required();
+  p->add_option("--port", o.port, "port when TARGET has none (default 25)")
+      ->check(CLI::Range(1, 65535));
+  p->add_option("--dns", o.dns, "DNS server IP[:PORT] (repeatable; default /etc/resolv.conf)");
+  p->add_option("--ehlo", o.ehlo,
+                "EHLO name to send (default: this host's name if qualified, else [address])");
+  p->add_option("--timeout", o.timeout, "seconds for each step (connect, banner, reply, TLS)")
+      ->check(CLI::Range(0.1, 600.0));
+  p->add_option("--slow-banner", o.slow_banner, "seconds after which a banner is slow (default 3)")
+      ->check(CLI::Range(0.0, 600.0));
+  p->add_flag("--no-tls", o.no_tls, "do not try STARTTLS");
+  p->add_flag("--sends-mail", o.sends_mail,
+              "this host also sends mail with its banner name as HELO: rate reverse-DNS "
+              "mismatches as warnings");
+  p->add_option("--long-line-test", o.long_line_rcpt,
+                "RCPT: on a second connection start a message to RCPT, send one header line of "
+                "1100 octets and abandon the message (nothing is delivered): reports a path "
+                "that drops the connection");
+  p->add_flag("--json", o.json, "print one JSON object");
+  return p;
+}
+
+int run_probe(const ProbeOptions& o) {
+  std::signal(SIGPIPE, SIG_IGN);
+  ProbeResult r;
+  r.target = o.target;
+  int port = 0;
+  if (!split_target(o.target, &r.host, &port)) {
+    std::cerr << "esmtp-inspect: probe: bad target \"" << printable(o.target, 100)
+              << "\" (HOST, HOST:PORT or [IPv6]:PORT)\n";
+    return 3;
+  }
+  if (port != 0 && o.port != 0 && port != o.port) {
+    std::cerr << "esmtp-inspect: probe: the target's port " << port << " and --port " << o.port
+              << " disagree\n";
+    return 3;
+  }
+  r.port = port != 0 ? port : o.port != 0 ? o.port : 25;
+
+  DnsOptions dopt;
+  dopt.servers = o.dns;
+  dopt.timeout = std::chrono::milliseconds(static_cast<long>(std::min(o.timeout, 2.0) * 1000));
+  dopt.tries = 2;
+  std::string error;
+  auto resolver = DnsResolver::create(dopt, &error);
+  if (!resolver) {
+    std::cerr << "esmtp-inspect: probe: DNS: " << error << "\n";
+    return 3;
+  }
+
+  r.address = IpAddress::parse(r.host);
+  if (!r.address) {
+    DnsAnswer a = addresses_wait(*resolver, r.host, Clock::now() + resolver->budget());
+    if (a.status == DnsStatus::kOk && !a.addresses.empty())
+      r.address = a.addresses.front();
+    else
+      r.resolve_error = a.status == DnsStatus::kNone ? "no A/AAAA record" : a.error;
+  }
+  if (r.address) smtp_session(r, o);
+  if (r.connected && r.banner_received && r.banner.code == 220 && !o.long_line_rcpt.empty())
+    long_line_test(r, o);
+  // Reverse DNS of the address, and the banner name both ways (a masked or
+  // missing name still gets the PTR: that is what outside checks compare).
+  if (r.connected) {
+    std::string name = r.banner_masked ? std::string() : r.banner_name;
+    r.names =
+        check_name_address(*resolver, name, *r.address, Clock::now() + 2 * resolver->budget());
+  }
+
+  AnalyzeOptions ao;
+  ao.slow_banner_ms = o.slow_banner * 1000;
+  ao.sends_mail = o.sends_mail;
+  ao.no_tls = o.no_tls;
+  auto findings = analyze(r, ao);
+  int code = exit_code(r, findings);
+  if (o.json)
+    print_json(r, findings, code);
+  else
+    print_text(r, findings, code);
+  return code;
+}
+
+}  // namespace esmtp::probe
