@@ -22,6 +22,7 @@
 #include "common/verdict_json.h"
 #include "tools/probe/probe.h"
 #include "tools/report/report.h"
+#include "tools/selfcheck/selfcheck.h"
 
 namespace esmtp {
 namespace {
@@ -132,6 +133,9 @@ int main(int argc, char** argv) {
   test->add_flag("--json", t.json, "print JSON");
   test->add_option("MESSAGE", t.message, "message file, - for standard input")->required();
 
+  selfcheck::Options selfcheck_options;
+  auto* selfcheck = selfcheck::add_selfcheck_command(app, selfcheck_options);
+
   app.add_subcommand("default-config",
                      "Print the annotated default configuration (conf/esmtp-inspect.yaml)");
 
@@ -157,6 +161,7 @@ int main(int argc, char** argv) {
   if (test->parsed()) return run_test(t);
   if (probe_cmd->parsed()) return probe::run_probe(probe_opts);
   if (report_cmd->parsed()) return report::run_report(report_cli);
+  if (selfcheck->parsed()) return selfcheck::run_selfcheck(selfcheck_options);
   std::cout << annotated_default_config();
   return 0;
 }
