@@ -225,7 +225,7 @@ bool parse_our_text(std::string_view qid, std::string_view rest, LogEvent& ev) {
       while (end < rest.size() && rest[end] != '"') end += rest[end] == '\\' ? 2 : 1;
       value = rest.substr(v + 1, std::min(end, rest.size()) - v - 1);
       ++end;
-    } else if (v < rest.size() && rest[v] == '<') {
+    } else if (v < rest.size() && rest[v] == '<' && (key == "from" || key == "to")) {
       end = rest.find("> ", v);
       if (end == std::string_view::npos) end = rest.size() - (rest.back() == '>' ? 1 : 0);
       value = rest.substr(v + 1, end - v - 1);
