@@ -42,7 +42,9 @@ class FakeServer:
     """A scripted TCP server on loopback: sends `greeting` bytes after `delay`
     and then reads until the client goes (or closes at once with close=True)."""
 
-    def __init__(self, greeting=b"", host="127.0.0.1", close=False, family=socket.AF_INET):
+    def __init__(self, greeting=b"", host="127.0.0.1", close=False, family=socket.AF_INET,
+                 starttls=None):
+        self.starttls = starttls  # None, "stall" (220, then no handshake) or "refuse"
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.bind((host, 0))
         self.sock.listen(4)
@@ -68,7 +70,12 @@ class FakeServer:
                             break
                         self.received += d
                         if b"EHLO" in d:
-                            c.sendall(b"250-fake.example.org\r\n250 PIPELINING\r\n")
+                            c.sendall(b"250-fake.example.org\r\n250-PIPELINING\r\n" +
+                                      (b"250 STARTTLS\r\n" if self.starttls else
+                                       b"250 8BITMIME\r\n"))
+                        if b"STARTTLS" in d:
+                            c.sendall(b"220 2.0.0 go ahead\r\n" if self.starttls == "stall"
+                                      else b"454 4.7.0 TLS not available\r\n")
                         if b"QUIT" in d:
                             c.sendall(b"221 bye\r\n")
                             break
@@ -126,9 +133,10 @@ class ProbeTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.env.close()
 
-    def probe(self, target, *args, json_out=True, timeout=60):
-        argv = [str(CLI), "probe", target, "--dns", self.dns.servers[0], "--ehlo",
-                "client.example.org", *args]
+    def probe(self, target, *args, json_out=True, timeout=60, ehlo="client.example.org"):
+        argv = [str(CLI), "probe", target, "--dns", self.dns.servers[0], *args]
+        if ehlo:
+            argv += ["--ehlo", ehlo]
         if json_out:
             argv.append("--json")
         start = time.monotonic()
@@ -359,6 +367,30 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(out["starttls"], "absent")
         self.assertEqual(self.finding(out, "starttls_absent")["severity"], "warning")
         self.assertIn(b"EHLO client.example.org\r\n", s.received)
+
+    def test_default_ehlo_name(self):
+        s = self.fake(b"220 fake.example.org ESMTP\r\n", host="::1", family=socket.AF_INET6)
+        code, out = self.probe(f"[::1]:{s.port}", ehlo=None)
+        host = socket.gethostname()
+        expected = host if "." in host and not host.endswith(".") else "[IPv6:::1]"
+        self.assertEqual(out["ehlo"]["sent"], expected)
+        self.assertIn(f"EHLO {expected}\r\n".encode(), s.received)
+
+    def test_tls_handshake_that_never_completes_times_out(self):
+        s = self.fake(b"220 fake.example.org ESMTP\r\n", starttls="stall")
+        code, out = self.probe(f"127.0.0.1:{s.port}", "--timeout", "1")
+        self.assertEqual(code, 2, out["findings"])
+        self.assertLess(self.elapsed, 5)
+        self.assertEqual(out["starttls"], "offered")
+        self.assertEqual(out["tls"], None)
+        self.assertEqual(self.finding(out, "tls_failed")["title"], "TLS handshake failed: timeout")
+
+    def test_starttls_refused(self):
+        s = self.fake(b"220 fake.example.org ESMTP\r\n", starttls="refuse")
+        code, out = self.probe(f"127.0.0.1:{s.port}")
+        self.assertEqual(code, 2, out["findings"])
+        self.assertEqual(self.finding(out, "tls_failed")["title"],
+                         "TLS handshake failed: STARTTLS refused: 454 4.7.0 TLS not available")
 
     def test_connection_refused_and_bad_target(self):
         port = harness.free_port()
