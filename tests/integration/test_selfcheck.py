@@ -153,6 +153,10 @@ class Selfcheck(unittest.TestCase):
         [f] = self.findings(j.json, "helo_ptr", "127.0.0.31")
         self.assertEqual(f["severity"], "problem")
         self.assertIn("Receiving servers look up the PTR", f["meaning"])
+        self.assertEqual(len(f["fixes"]), 3)
+        self.assertEqual(f["fixes"][1], f"add A {GOOD} -> 127.0.0.31 ({GOOD}. A 127.0.0.31)")
+        self.assertEqual(f["fixes"][2], "or instead use the name the PTR gives: postconf -e "
+                                        "'smtp_helo_name = selfcheck-other.example.org'")
         self.assertEqual(j.json["sending"], [{"address": "127.0.0.31",
                                               "source": "smtp_bind_address"}])
 

@@ -10,6 +10,12 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "tools/selfcheck/certificate.h"
 #include "tools/selfcheck/postconf.h"
 #include "tools/selfcheck/selfcheck.h"
 
@@ -410,6 +416,157 @@ TEST_F(SelfcheckEval, UnreadableCertificateIsAProblem) {
   s["smtpd_tls_cert_file"] = "";
   r = run(s);
   EXPECT_EQ(find(r, "certificate")->severity, Severity::kProblem);  // may, but no cert
+}
+
+// Certificates made here with OpenSSL, with the validity and names a case needs.
+class Certificates : public SelfcheckEval {
+ protected:
+  void SetUp() override {
+    SelfcheckEval::SetUp();
+    char tmpl[] = "/tmp/esmtp-selfcheck-cert-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    ca_key_ = EVP_EC_gen("P-256");
+    ASSERT_NE(ca_key_, nullptr);
+  }
+  void TearDown() override {
+    EVP_PKEY_free(ca_key_);
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // A PEM file (private key first, as in smtpd_tls_chain_files, then the
+  // certificate) valid from now+from_s to now+until_s; signed by itself, or
+  // by a "CA" with another name.
+  std::string make(const std::string& file, const std::string& sans, long from_s, long until_s,
+                   bool self_signed = true) {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), from_s);
+    X509_gmtime_adj(X509_getm_notAfter(x), until_s);
+    X509_set_pubkey(x, key);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               reinterpret_cast<const unsigned char*>("test cert"), -1, -1, 0);
+    X509_NAME* issuer = X509_NAME_new();
+    X509_NAME_add_entry_by_txt(
+        issuer, "CN", MBSTRING_ASC,
+        reinterpret_cast<const unsigned char*>(self_signed ? "test cert" : "Test CA"), -1, -1, 0);
+    X509_set_issuer_name(x, issuer);
+    X509_NAME_free(issuer);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, sans.c_str());
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    X509_sign(x, self_signed ? key : ca_key_, EVP_sha256());
+    std::string path = dir_ + "/" + file;
+    FILE* f = std::fopen(path.c_str(), "w");
+    PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+    PEM_write_X509(f, x);
+    std::fclose(f);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return path;
+  }
+
+  Report check(const std::string& chain_files, const std::string& helo = "mail.example.org") {
+    auto s = base_settings();
+    s["smtpd_tls_security_level"] = "may";
+    s["smtpd_tls_chain_files"] = chain_files;
+    s["smtpd_tls_cert_file"] = "/ignored/when/chain/files/are/set.pem";
+    s["smtp_helo_name"] = helo;
+    return run(s);
+  }
+
+  std::string dir_;
+  EVP_PKEY* ca_key_ = nullptr;
+};
+
+TEST_F(Certificates, CoveringCaSignedCertificateIsOk) {
+  auto path = make("good.pem", "DNS:mail.example.org,DNS:www.example.org", -60, 90 * 86400, false);
+  Report r = check(path);
+  ASSERT_EQ(r.certificates.size(), 1u);
+  EXPECT_THAT(r.certificates[0].names, ElementsAre("mail.example.org", "www.example.org"));
+  EXPECT_FALSE(r.certificates[0].self_signed);
+  const Finding* f = find(r, "certificate", path);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kOk);
+  EXPECT_THAT(f->message, HasSubstr("covers the banner name mail.example.org"));
+  EXPECT_EQ(find(r, "certificate", "/ignored/when/chain/files/are/set.pem"), nullptr);
+  EXPECT_EQ(r.exit_code(), 0);
+}
+
+TEST_F(Certificates, WildcardsAsRfc6125Says) {
+  auto path = make("wild.pem", "DNS:*.example.org", -60, 90 * 86400, false);
+  EXPECT_EQ(find(check(path), "certificate", path)->severity, Severity::kOk);
+  auto s = base_settings();
+  s["myhostname"] = s["smtp_helo_name"] = "a.mail.example.org";
+  s["smtpd_banner"] = "a.mail.example.org ESMTP";
+  s["smtpd_tls_cert_file"] = path;
+  s["smtpd_tls_security_level"] = "may";
+  Report r = run(s);
+  bool warned = false;
+  for (const auto& f : r.findings)
+    if (f.check == "certificate" && f.severity == Severity::kWarning)
+      warned = f.message ==
+               "the certificate names (*.example.org) do not cover the banner name "
+               "a.mail.example.org";
+  EXPECT_TRUE(warned) << format_text(r);
+}
+
+TEST_F(Certificates, ExpiredNotYetValidAndExpiringSoon) {
+  auto expired = make("expired.pem", "DNS:mail.example.org", -90 * 86400, -86400);
+  Report r = check(expired);
+  EXPECT_EQ(r.exit_code(), 2);
+  EXPECT_EQ(find(r, "certificate", expired)->severity, Severity::kProblem);
+  EXPECT_THAT(find(r, "certificate", expired)->message, HasSubstr("the certificate expired on "));
+  EXPECT_LT(r.certificates[0].seconds_left, 0);
+
+  auto future = make("future.pem", "DNS:mail.example.org", 86400, 90 * 86400);
+  r = check(future);
+  EXPECT_EQ(find(r, "certificate", future)->message, "the certificate is not valid yet");
+
+  auto soon = make("soon.pem", "DNS:mail.example.org", -86400, 5 * 86400 + 3600);
+  r = check(soon);
+  EXPECT_EQ(r.exit_code(), 1);
+  EXPECT_THAT(
+      find(r, "certificate", soon)->message,
+      testing::MatchesRegex("the certificate expires soon: 20[0-9-]+T[0-9:]+Z \\(5 days\\)"));
+}
+
+TEST_F(Certificates, SelfSignedHeloNameAndSeveralChainFiles) {
+  auto rsa_like = make("one.pem", "DNS:mail.example.org", -60, 90 * 86400);
+  auto ec_like = make("two.pem", "DNS:mail.example.org", -60, 90 * 86400, false);
+  Report r = check(rsa_like + ", " + ec_like, "out.example.org");
+  ASSERT_EQ(r.certificates.size(), 2u);
+  EXPECT_TRUE(r.certificates[0].self_signed);
+  std::vector<std::string> infos;
+  for (const auto& f : r.findings)
+    if (f.check == "certificate" && f.severity == Severity::kInfo)
+      infos.push_back(f.subject + ": " + f.message);
+  EXPECT_THAT(infos, ElementsAre(rsa_like + ": the certificate does not cover the HELO name "
+                                            "out.example.org",
+                                 rsa_like + ": the certificate is self-signed",
+                                 ec_like + ": the certificate does not cover the HELO name "
+                                           "out.example.org"));
+}
+
+TEST(Certificate, OversizedAndEmptyFiles) {
+  char tmpl[] = "/tmp/esmtp-selfcheck-big-XXXXXX";
+  int fd = mkstemp(tmpl);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kMaxCertFile) + 1), 0);
+  close(fd);
+  std::string error;
+  EXPECT_FALSE(load_certificate(tmpl, &error));
+  EXPECT_THAT(error, HasSubstr("larger than 1048576 octets"));
+  ASSERT_EQ(truncate(tmpl, 0), 0);
+  EXPECT_FALSE(load_certificate(tmpl, &error));
+  EXPECT_THAT(error, HasSubstr("no start line"));
+  unlink(tmpl);
 }
 
 }  // namespace

@@ -61,6 +61,41 @@ std::string ptr_owner(const IpAddress& a) {
   return r + "ip6.arpa.";
 }
 
+std::vector<std::string> split_lines(std::string_view s) {
+  std::vector<std::string> out;
+  while (!s.empty()) {
+    auto nl = s.find('\n');
+    out.emplace_back(s.substr(0, nl));
+    s.remove_prefix(nl == std::string_view::npos ? s.size() : nl + 1);
+  }
+  return out;
+}
+
+// Greedy word wrap at kWidth columns, continuation lines indented as the first.
+std::string wrap(std::string_view lead, std::string_view text) {
+  constexpr std::size_t kWidth = 100;
+  std::string out(lead), indent(lead.size(), ' ');
+  std::size_t col = lead.size();
+  bool first = true;
+  while (!text.empty()) {
+    auto sp = text.find(' ');
+    std::string_view word = text.substr(0, sp);
+    text.remove_prefix(sp == std::string_view::npos ? text.size() : sp + 1);
+    if (word.empty()) continue;
+    if (!first && col + 1 + word.size() > kWidth) {
+      out += "\n" + indent;
+      col = indent.size();
+    } else if (!first) {
+      out += ' ';
+      ++col;
+    }
+    out += word;
+    col += word.size();
+    first = false;
+  }
+  return out + "\n";
+}
+
 std::string record_type(const IpAddress& a) {
   return a.v6 ? "AAAA" : "A";
 }
@@ -91,8 +126,7 @@ std::string ptr_text(const NameAddressCheck& c) {
 
 std::string add_ptr(const IpAddress& a, const std::string& name) {
   return "add PTR " + a.str() + " -> " + name + " (" + ptr_owner(a) + " PTR " + name +
-         ".; the reverse zone is run by whoever holds the address block, usually the ISP or "
-         "hosting provider)";
+         ".; set by whoever holds the address block, usually the ISP or hosting provider)";
 }
 
 std::string add_forward(const IpAddress& a, const std::string& name) {
@@ -338,9 +372,9 @@ class Checker {
     }
     if (!c.ptr_matches()) {
       std::string fix = add_ptr(c.address, c.name);
-      if (!c.forward_matches()) fix += "; " + add_forward(c.address, c.name);
+      if (!c.forward_matches()) fix += "\n" + add_forward(c.address, c.name);
       for (const auto& n : c.confirmed_names) {
-        fix += "; or use the name the PTR already gives: postconf -e 'smtp_helo_name = " + n + "'";
+        fix += "\nor instead use the name the PTR gives: postconf -e 'smtp_helo_name = " + n + "'";
         break;
       }
       add(Severity::kProblem, "helo_ptr", subject,
@@ -378,7 +412,7 @@ class Checker {
     std::string fix;
     if (!c.forward_matches()) fix = add_forward(c.address, c.name);
     if (!c.ptr_matches() && !sends)
-      fix += std::string(fix.empty() ? "" : "; ") + "optionally " + add_ptr(c.address, c.name);
+      fix += std::string(fix.empty() ? "" : "\n") + "optionally " + add_ptr(c.address, c.name);
     if (c.forward.status == DnsStatus::kNone) {
       add(Severity::kWarning, "banner_dns", subject,
           "banner name " + c.name + " does not exist in the DNS (receiving on " + subject + ", " +
@@ -556,8 +590,15 @@ std::string format_text(const Report& r) {
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     o << sev << std::string(9 - sev.size(), ' ') << f.check << ": " << f.message << "\n";
     if (f.severity != Severity::kOk) {
-      if (!f.meaning.empty()) o << "         why: " << f.meaning << "\n";
-      if (!f.fix.empty()) o << "         fix: " << f.fix << "\n";
+      if (!f.meaning.empty()) o << wrap("         why: ", f.meaning);
+      // One line per step or alternative, unwrapped: commands are copied.
+      std::string_view fix = f.fix, lead = "         fix: ";
+      while (!fix.empty()) {
+        auto nl = fix.find('\n');
+        o << lead << fix.substr(0, nl) << "\n";
+        fix.remove_prefix(nl == std::string_view::npos ? fix.size() : nl + 1);
+        lead = "              ";
+      }
     }
   }
   auto plural = [](std::size_t n, const char* word) {
@@ -596,12 +637,14 @@ std::string format_json(const Report& r) {
   for (const auto& f : r.findings) {
     counts[std::string(to_string(f.severity))] =
         counts[std::string(to_string(f.severity))].get<int>() + 1;
-    j["findings"].push_back({{"severity", std::string(to_string(f.severity))},
-                             {"check", f.check},
-                             {"subject", f.subject},
-                             {"message", f.message},
-                             {"meaning", f.meaning},
-                             {"fix", f.fix}});
+    j["findings"].push_back(
+        {{"severity", std::string(to_string(f.severity))},
+         {"check", f.check},
+         {"subject", f.subject},
+         {"message", f.message},
+         {"meaning", f.meaning},
+         {"fix", f.fix},
+         {"fixes", f.fix.empty() ? std::vector<std::string>{} : split_lines(f.fix)}});
   }
   j["counts"] = counts;
   j["settings"] = nlohmann::ordered_json::object();
