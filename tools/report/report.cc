@@ -466,7 +466,7 @@ std::string Report::text() const {
   if (have_time_) o += "period: " + time_label(first_) + " .. " + time_label(last_) + "\n";
   o += "\nTotals\n";
   line("connections", connections_);
-  line("delivered", delivered_);
+  line("delivered (status=sent, per recipient)", delivered_);
   line("rejected (" + std::to_string(permanent_) + " permanent, " + std::to_string(temporary_) +
            " temporary)",
        rejected_);
