@@ -277,6 +277,10 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(f["severity"], "problem")
         self.assertIn("inspecting firewall", f["meaning"])
         self.assertIn("no mask-banner", f["action"])
+        # The EHLO reply, which this firewall leaves alone, still names the server.
+        self.assertEqual(out["ehlo"]["greeting_name"], "probe-mx.example.org")
+        self.assertIn("The EHLO reply still names the server: probe-mx.example.org.",
+                      f["meaning"])
         self.assertEqual(out["starttls"], "masked")
         self.assertIn("XXXXXXXA", out["ehlo"]["masked"])
         self.assertNotIn("STARTTLS", out["ehlo"]["extensions"])

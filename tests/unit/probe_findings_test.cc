@@ -99,8 +99,11 @@ TEST(ProbeFindings, MaskedBannerAndStarttls) {
   r.masked_extensions = {"XXXXXXXA"};
   r.tls_attempted = false;
   r.tls.reset();
+  r.ehlo_greeting_name = "mx.example.org";
   auto fs = analyze(r, {});
   ASSERT_NE(find(fs, "banner_masked"), nullptr);
+  EXPECT_NE(find(fs, "banner_masked")->meaning.find("still names the server: mx.example.org."),
+            std::string::npos);
   EXPECT_EQ(find(fs, "banner_masked")->severity, Severity::kProblem);
   EXPECT_NE(find(fs, "banner_masked")->action.find("no mask-banner"), std::string::npos);
   ASSERT_NE(find(fs, "starttls_masked"), nullptr);

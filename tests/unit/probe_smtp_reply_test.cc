@@ -17,7 +17,7 @@ ReplyReader::State feed_all(ReplyReader& r, std::string_view data, std::size_t c
   return s;
 }
 
-TEST(ReplyReader, SingleLineBanner) {
+TEST(ProbeReplyReader, SingleLineBanner) {
   ReplyReader r;
   EXPECT_EQ(r.feed("220 mx.example.org ESMTP Postfix\r\n"), ReplyReader::State::kDone);
   EXPECT_EQ(r.reply().code, 220);
@@ -26,7 +26,7 @@ TEST(ReplyReader, SingleLineBanner) {
   EXPECT_EQ(r.reply().first_line(), "220 mx.example.org ESMTP Postfix");
 }
 
-TEST(ReplyReader, MultiLineInAnyChunking) {
+TEST(ProbeReplyReader, MultiLineInAnyChunking) {
   const std::string data =
       "250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250 STARTTLS\r\n";
   for (std::size_t chunk : {1u, 2u, 7u, 4096u}) {
@@ -38,7 +38,7 @@ TEST(ReplyReader, MultiLineInAnyChunking) {
   }
 }
 
-TEST(ReplyReader, NeedsMoreUntilTheLastLine) {
+TEST(ProbeReplyReader, NeedsMoreUntilTheLastLine) {
   ReplyReader r;
   EXPECT_EQ(r.feed("220-first\r\n220-second"), ReplyReader::State::kNeedMore);
   EXPECT_EQ(r.partial(), "220-second");
@@ -46,21 +46,21 @@ TEST(ReplyReader, NeedsMoreUntilTheLastLine) {
   EXPECT_EQ(r.reply().lines.size(), 3u);
 }
 
-TEST(ReplyReader, BareLfAndCodeOnlyLines) {
+TEST(ProbeReplyReader, BareLfAndCodeOnlyLines) {
   ReplyReader r;
   EXPECT_EQ(r.feed("220\n"), ReplyReader::State::kDone);
   EXPECT_EQ(r.reply().code, 220);
   EXPECT_EQ(r.reply().first_line(), "220");
 }
 
-TEST(ReplyReader, KeepsBytesAfterTheReply) {
+TEST(ProbeReplyReader, KeepsBytesAfterTheReply) {
   ReplyReader r;
   EXPECT_EQ(r.feed("220 ok\r\n250 early\r\n"), ReplyReader::State::kDone);
   EXPECT_EQ(r.take_rest(), "250 early\r\n");
   EXPECT_EQ(r.take_rest(), "");
 }
 
-TEST(ReplyReader, GarbageIsAnError) {
+TEST(ProbeReplyReader, GarbageIsAnError) {
   for (const char* bad : {"HELLO THERE\r\n", "22\r\n", "2x0 hi\r\n", "220_hi\r\n",
                           "620 six hundred\r\n", "\r\n", "\x16\x03\x01\x02\x01\r\n"}) {
     ReplyReader r;
@@ -69,19 +69,19 @@ TEST(ReplyReader, GarbageIsAnError) {
   }
 }
 
-TEST(ReplyReader, ErrorShowsBinaryBytesEscaped) {
+TEST(ProbeReplyReader, ErrorShowsBinaryBytesEscaped) {
   ReplyReader r;
   r.feed(std::string("\x01\xff junk\r\n", 9));
   EXPECT_EQ(r.error(), "not an SMTP reply line: \"\\x01\\xff junk\"");
 }
 
-TEST(ReplyReader, CodeChangingWithinAReplyIsAnError) {
+TEST(ProbeReplyReader, CodeChangingWithinAReplyIsAnError) {
   ReplyReader r;
   EXPECT_EQ(r.feed("250-a\r\n220 b\r\n"), ReplyReader::State::kError);
   EXPECT_EQ(r.error(), "reply code changes within a reply (250 then 220)");
 }
 
-TEST(ReplyReader, OverLongLineStopsEarly) {
+TEST(ProbeReplyReader, OverLongLineStopsEarly) {
   ReplyReader r;
   std::string line = "220 " + std::string(kMaxLineLength, 'a');
   // No newline ever comes: the reader must give up instead of buffering.
@@ -90,13 +90,13 @@ TEST(ReplyReader, OverLongLineStopsEarly) {
   EXPECT_LE(r.partial().size(), kMaxLineLength + 1);
 }
 
-TEST(ReplyReader, LineAtTheLimitIsFine) {
+TEST(ProbeReplyReader, LineAtTheLimitIsFine) {
   ReplyReader r;
   std::string line = "220 " + std::string(kMaxLineLength - 4, 'a') + "\r\n";
   EXPECT_EQ(r.feed(line), ReplyReader::State::kDone);
 }
 
-TEST(ReplyReader, TooManyLinesAndTooManyBytes) {
+TEST(ProbeReplyReader, TooManyLinesAndTooManyBytes) {
   std::string many;
   for (std::size_t i = 0; i < kMaxReplyLines + 1; ++i) many += "250-x\r\n";
   ReplyReader r;
@@ -110,7 +110,7 @@ TEST(ReplyReader, TooManyLinesAndTooManyBytes) {
   EXPECT_EQ(r2.error(), "reply longer than 65536 octets");
 }
 
-TEST(ReplyReader, ResetReadsTheNextReply) {
+TEST(ProbeReplyReader, ResetReadsTheNextReply) {
   ReplyReader r;
   r.feed("garbage\r\n");
   r.reset();
@@ -124,7 +124,7 @@ SmtpReply reply_of(std::string_view text) {
   return r.reply();
 }
 
-TEST(ParseEhlo, KeywordsUpperCasedWithParams) {
+TEST(ProbeParseEhlo, KeywordsUpperCasedWithParams) {
   auto ext = parse_ehlo(reply_of(
       "250-mx.example.org Hello\r\n250-pipelining\r\n250-SIZE 10240000\r\n250-AUTH=LOGIN\r\n"
       "250-8BITMIME\r\n250 STARTTLS\r\n"));
@@ -138,25 +138,25 @@ TEST(ParseEhlo, KeywordsUpperCasedWithParams) {
   EXPECT_EQ(ext[4].keyword, "STARTTLS");
 }
 
-TEST(ParseEhlo, GreetingOnlyHasNoExtensions) {
+TEST(ProbeParseEhlo, GreetingOnlyHasNoExtensions) {
   EXPECT_TRUE(parse_ehlo(reply_of("250 mx.example.org\r\n")).empty());
 }
 
-TEST(ParseEhlo, MangledLinesKeptAsSent) {
+TEST(ProbeParseEhlo, MangledLinesKeptAsSent) {
   auto ext = parse_ehlo(reply_of("250-mx\r\n250-**********\r\n250-   \r\n250 XXXXXXXA\r\n"));
   ASSERT_EQ(ext.size(), 2u);
   EXPECT_EQ(ext[0].keyword, "**********");
   EXPECT_EQ(ext[1].keyword, "XXXXXXXA");
 }
 
-TEST(MaskedText, AsaStyleBanners) {
+TEST(ProbeMaskedText, AsaStyleBanners) {
   EXPECT_TRUE(is_masked_text("****************************************"));
   EXPECT_TRUE(is_masked_text("*******************0****0*2**0*****"));
   EXPECT_TRUE(is_masked_text("XXXXXXXXXXXXXXXXXXXXXXXXXXXX"));
   EXPECT_TRUE(is_masked_text("***** ****** *****"));
 }
 
-TEST(MaskedText, RealBannersAreNotMasked) {
+TEST(ProbeMaskedText, RealBannersAreNotMasked) {
   EXPECT_FALSE(is_masked_text("mx.example.org ESMTP Postfix"));
   EXPECT_FALSE(is_masked_text("mx.example.org ESMTP *** no UCE ***"));
   EXPECT_FALSE(is_masked_text("exchange.example.org Microsoft ESMTP MAIL Service ready"));
@@ -165,7 +165,7 @@ TEST(MaskedText, RealBannersAreNotMasked) {
   EXPECT_FALSE(is_masked_text("xx.example.org ESMTP"));
 }
 
-TEST(MaskedKeyword, StarttlsAndChunking) {
+TEST(ProbeMaskedKeyword, StarttlsAndChunking) {
   EXPECT_EQ(masked_keyword("XXXXXXXA"), "STARTTLS");
   EXPECT_EQ(masked_keyword("XXXXXXXB"), "CHUNKING");
   EXPECT_EQ(masked_keyword("XXXXXXXXXX"), "");
@@ -177,7 +177,7 @@ TEST(MaskedKeyword, StarttlsAndChunking) {
   EXPECT_FALSE(masked_keyword("XXXXAB").has_value());
 }
 
-TEST(BannerHostname, FirstWordWhenAHostName) {
+TEST(ProbeBannerHostname, FirstWordWhenAHostName) {
   EXPECT_EQ(banner_hostname(reply_of("220 MX.Example.ORG. ESMTP\r\n")), "mx.example.org");
   EXPECT_EQ(banner_hostname(reply_of("220 mx.example.org\r\n")), "mx.example.org");
   EXPECT_EQ(banner_hostname(reply_of("220-mx.example.org ESMTP\r\n220 more\r\n")),
@@ -191,13 +191,13 @@ TEST(BannerHostname, FirstWordWhenAHostName) {
   EXPECT_EQ(banner_hostname(reply_of("220\r\n")), "");
 }
 
-TEST(Printable, EscapesAndCuts) {
+TEST(ProbePrintable, EscapesAndCuts) {
   EXPECT_EQ(printable("ok"), "ok");
   EXPECT_EQ(printable(std::string("a\0b\n", 4)), "a\\x00b\\x0a");
   EXPECT_EQ(printable("abcdef", 3), "abc...");
 }
 
-TEST(SplitTarget, Forms) {
+TEST(ProbeSplitTarget, Forms) {
   std::string host;
   int port = -1;
   ASSERT_TRUE(split_target("mx.example.org", &host, &port));

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -426,6 +427,7 @@ void smtp_session(ProbeResult& r, const ProbeOptions& o) {
   }
   r.ehlo_done = true;
   if (r.ehlo.code != 250) return;
+  r.ehlo_greeting_name = banner_hostname(r.ehlo);
   extensions_from(r);
 
   if (r.starttls == Starttls::kOffered && !o.no_tls) {
@@ -506,6 +508,7 @@ void print_json(const ProbeResult& r, const std::vector<Finding>& findings, int 
   nlohmann::ordered_json e;
   e["sent"] = r.ehlo_name;
   e["code"] = r.ehlo.code;
+  e["greeting_name"] = r.ehlo_greeting_name;
   e["extensions"] = extensions_json(r.extensions);
   e["masked"] = r.masked_extensions;
   if (!r.ehlo_error.empty()) e["error"] = r.ehlo_error;

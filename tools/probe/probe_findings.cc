@@ -264,7 +264,10 @@ std::vector<Finding> analyze(const ProbeResult& r, const AnalyzeOptions& o) {
                    "The greeting has been replaced by asterisks or X's: an inspecting firewall "
                    "sits in front of the server. Every outside check then reports \"Reverse DNS "
                    "does not match SMTP banner\", and the same inspection usually hides "
-                   "STARTTLS and drops connections on long header lines.",
+                   "STARTTLS and drops connections on long header lines." +
+                       (r.ehlo_greeting_name.empty() ? std::string()
+                                                     : " The EHLO reply still names the server: " +
+                                                           r.ehlo_greeting_name + "."),
                    kAsaBannerFix});
   } else if (r.banner_name.empty() && r.banner.code == 220) {
     out.push_back(

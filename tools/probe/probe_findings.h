@@ -87,6 +87,7 @@ struct ProbeResult {
   bool ehlo_done = false;
   SmtpReply ehlo;
   std::string ehlo_error;
+  std::string ehlo_greeting_name;  // the host name the EHLO reply starts with
   std::vector<EhloExtension> extensions;
   std::vector<std::string> masked_extensions;  // as sent ("XXXXXXXA")
   Starttls starttls = Starttls::kUnknown;
