@@ -107,18 +107,19 @@ class ProbeTest(unittest.TestCase):
             extra_services = "".join(
                 f"{ADDRS[k]}:{port} inet n - n - - smtpd -o myhostname={NAMES[k]}\n"
                 for k in ("good", "mismatch", "noptr", "noforward"))
+            extra_services += f"[::1]:{port} inet n - n - - smtpd -o myhostname={NAMES['good']}\n"
             cls.postfix = harness.Postfix(
                 cls.env, cls.sink,
-                extra={"inet_interfaces": "all",
+                extra={"inet_interfaces": "all", "inet_protocols": "all",
                        "smtpd_tls_security_level": "may",
                        "smtpd_tls_cert_file": str(cert),
                        "smtpd_tls_key_file": str(key),
                        "smtpd_tls_loglevel": "1"},
                 master_extra=extra_services +
                 "tlsmgr unix - - n 1000? 1 tlsmgr\n")
-            for k in ADDRS:
-                harness.wait_until(lambda k=k: harness.port_open(port, ADDRS[k]),
-                                   what=f"smtpd on {ADDRS[k]}")
+            for addr in [*ADDRS.values(), "::1"]:
+                harness.wait_until(lambda addr=addr: harness.port_open(port, addr),
+                                   what=f"smtpd on {addr}")
             upstream = (ADDRS["good"], port)
             cls.fw = FirewallProxy("127.0.0.14", upstream, mask_banner=True, mask_starttls=True)
             cls.slow = FirewallProxy("127.0.0.15", upstream, banner_delay=1.5)
@@ -199,6 +200,16 @@ class ProbeTest(unittest.TestCase):
                                r"\.org \(self-signed\), expires ")
         self.assertIn("  [info] certificate is self-signed", lines)
         self.assertEqual(lines[-1], "result: info (exit 0)")
+
+    def test_ipv6_literal_against_postfix(self):
+        code, out = self.probe(f"[::1]:{self.port}")
+        self.assertEqual(out["address"], "::1")
+        self.assertEqual(out["banner"]["hostname"], "probe-mx.example.org")
+        self.assertEqual(out["starttls"], "offered")
+        self.assertIn(out["tls"]["protocol"], ("TLSv1.2", "TLSv1.3"))
+        # probe-mx.example.org has no AAAA: the name resolves elsewhere (info).
+        self.assertEqual(self.finding(out, "banner_name_elsewhere")["severity"], "info")
+        self.assertEqual(code, 0, out["findings"])
 
     def test_hostname_target_resolved_through_the_test_dns(self):
         code, out = self.probe(f"probe-mx.example.org:{self.port}", "--no-tls")
