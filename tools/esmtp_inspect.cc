@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
-    return kExitUsage;
+    // selfcheck is run by monitoring, where 2 means "problems found".
+    return selfcheck->parsed() ? selfcheck::kExitCannotRun : kExitUsage;
   }
   if (check->parsed()) return check_config(config_file);
   if (test->parsed()) return run_test(t);

@@ -245,6 +245,10 @@ class Selfcheck(unittest.TestCase):
         p = self.selfcheck("--postconf", "/nonexistent/postconf")
         self.assertEqual(p.returncode, 3)
         self.assertIn("cannot run /nonexistent/postconf: No such file or directory", p.stderr)
+        # Usage errors too: 2 would read as "problems found" to monitoring.
+        p = self.selfcheck("--no-such-option")
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("The following argument was not expected: --no-such-option", p.stderr)
         p = self.selfcheck("--address", "mail.example.org", config=self.config())
         self.assertEqual(p.returncode, 3)
         self.assertIn("--address mail.example.org: not an IP address", p.stderr)
