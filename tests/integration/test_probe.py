@@ -43,7 +43,8 @@ class FakeServer:
     and then reads until the client goes (or closes at once with close=True)."""
 
     def __init__(self, greeting=b"", host="127.0.0.1", close=False, family=socket.AF_INET,
-                 starttls=None):
+                 starttls=None, trickle=False):
+        self.trickle = trickle  # after the greeting, one more octet every 0.1 s, no line end
         self.starttls = starttls  # None, "stall" (220, then no handshake) or "refuse"
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.bind((host, 0))
@@ -62,6 +63,9 @@ class FakeServer:
                 return
             try:
                 c.sendall(self.greeting)
+                while self.trickle:
+                    time.sleep(0.1)
+                    c.sendall(b"a")
                 if not self.close:
                     c.settimeout(5)
                     while True:
@@ -366,6 +370,21 @@ class ProbeTest(unittest.TestCase):
         self.assertEqual(code, 2)
         self.assertEqual(self.finding(out, "banner_missing")["title"],
                          'no banner: connection closed (after "220-sec")')
+
+    def test_trickling_server_is_cut_off_at_the_deadline(self):
+        s = self.fake(b"220-", trickle=True)
+        code, out = self.probe(f"127.0.0.1:{s.port}", "--timeout", "1")
+        self.assertEqual(code, 2)
+        self.assertLess(self.elapsed, 4)
+        self.assertRegex(self.finding(out, "banner_missing")["title"],
+                         r'^no banner: timeout \(after "220-a+"\)$')
+
+    def test_server_closing_after_the_banner(self):
+        s = self.fake(b"220 fake.example.org ESMTP\r\n", close=True)
+        code, out = self.probe(f"127.0.0.1:{s.port}")
+        self.assertEqual(code, 2)
+        self.assertRegex(self.finding(out, "ehlo_failed")["title"],
+                         r"^EHLO failed: connection (closed|reset)$")
 
     def test_refusing_greeting(self):
         s = self.fake(b"554 5.7.1 go away\r\n")
