@@ -294,6 +294,41 @@ TEST(ReportLine, UnknownTruncatedAndBinaryLinesAreNotEvents) {
   EXPECT_EQ(parse(nul).kind, EventKind::kNone);
 }
 
+TEST(ReportLine, MutatedLinesNeverCrash) {
+  // Random byte flips, cuts and splices of real lines: whatever comes out is
+  // a parse result or nothing (run under ASan/UBSan too).
+  std::uint32_t seed = 12345;
+  auto next = [&seed] { return seed = seed * 1103515245u + 12345u; };
+  const std::string base[] = {kPfEom, kOurEom, kPfMail, kOurMail};
+  Report r(opts());
+  for (int i = 0; i < 20000; ++i) {
+    std::string l = base[next() % 4];
+    for (int k = static_cast<int>(next() % 6); k > 0; --k) {
+      std::size_t at = next() % l.size();
+      switch (next() % 4) {
+        case 0:
+          l[at] = static_cast<char>(next() & 0xff);
+          break;
+        case 1:
+          l.erase(at, next() % 20);
+          break;
+        case 2:
+          l.insert(at, base[next() % 4].substr(0, next() % 40));
+          break;
+        default:
+          l[at] = "\"<>[]:; ={}"[next() % 11];
+          break;
+      }
+      if (l.empty()) l = "x";
+    }
+    r.add_line(l);
+  }
+  r.finish();
+  EXPECT_LE(r.rejected(), 20000u);
+  EXPECT_FALSE(r.text().empty());
+  EXPECT_FALSE(r.html().empty());
+}
+
 // ------------------------------------------------------------ dedup
 
 TEST(ReportDedup, QueuedRejectionLoggedTwiceCountsOnceWithOurRule) {
