@@ -156,6 +156,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     (void)app.exit(e);
     // selfcheck is run by monitoring, where 2 means "problems found".
+    if (probe_cmd->parsed()) return probe::kExitCannotProbe;  // likewise
     return selfcheck->parsed() ? selfcheck::kExitCannotRun : kExitUsage;
   }
   if (check->parsed()) return check_config(config_file);

@@ -241,5 +241,37 @@ class Report(unittest.TestCase):
         self.assertEqual(int(m.group(1)), ours - len(smtpd_milter))
 
 
+
+class ReportJsonLogs(unittest.TestCase):
+    """The milter writing JSON log lines (log.format: json) after the syslog prefix."""
+
+    def test_json_lines_of_ours_pair_with_postfix(self):
+        env = harness.Env("report-json")
+        self.addCleanup(env.close)
+        sink = harness.Sink(env)
+        milter = harness.Milter(env)
+        text = milter.config_path.read_text()
+        milter.config_path.write_text(text.replace(f'log: {{ to: "file:{milter.log_path}" }}',
+                                                   f'log: {{ to: "file:{milter.log_path}", format: json }}'))
+        milter.start()
+        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec])
+        r = harness.swaks(postfix.port, sender="hll@example.org", client=CLIENT, helo=CLIENT[1],
+                          headers=["Subject: " + "x" * 1200])
+        self.assertTrue(r.has("550 5.6.0 Header line too long"), r.replies)
+        r = harness.swaks(postfix.port, sender="s" * 330 + "@example.org", client=CLIENT,
+                          helo=CLIENT[1])
+        self.assertTrue(r.has("501 5.1.7 Sender address too long"), r.replies)
+        harness.wait_until(lambda: milter.log().count('"rule":') >= 2, what="2 JSON lines of ours")
+        postfix.wait_log(r"milter-reject: MAIL ")
+        self.assertIn(': {"queue_id":', milter.log())
+        p = subprocess.run([CLI, "report", "--json", postfix.maillog, milter.log_path],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = json.loads(p.stdout)
+        self.assertEqual(j["rejected"], 2)
+        self.assertEqual(table(j, "by_rule", "rule"),
+                         {"header_line_length": 1, "sender_address_length": 1})
+        self.assertEqual(j["dedup"]["logged_by_both"], 2)
+
 if __name__ == "__main__":
     unittest.main()
