@@ -434,6 +434,11 @@ class ProbeTest(unittest.TestCase):
         p = subprocess.run([str(CLI), "probe", "[::1"], capture_output=True, text=True)
         self.assertEqual(p.returncode, 3)
         self.assertIn("bad target", p.stderr)
+        # A usage error is "could not probe" too: 2 would read as "problems found".
+        p = subprocess.run([str(CLI), "probe", "--timeout", "x", "127.0.0.1"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("--timeout", p.stderr)
 
 
 if __name__ == "__main__":

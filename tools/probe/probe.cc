@@ -722,12 +722,12 @@ int run_probe(const ProbeOptions& o) {
   if (!split_target(o.target, &r.host, &port)) {
     std::cerr << "esmtp-inspect: probe: bad target \"" << printable(o.target, 100)
               << "\" (HOST, HOST:PORT or [IPv6]:PORT)\n";
-    return 3;
+    return kExitCannotProbe;
   }
   if (port != 0 && o.port != 0 && port != o.port) {
     std::cerr << "esmtp-inspect: probe: the target's port " << port << " and --port " << o.port
               << " disagree\n";
-    return 3;
+    return kExitCannotProbe;
   }
   r.port = port != 0 ? port : o.port != 0 ? o.port : 25;
 
@@ -739,7 +739,7 @@ int run_probe(const ProbeOptions& o) {
   auto resolver = DnsResolver::create(dopt, &error);
   if (!resolver) {
     std::cerr << "esmtp-inspect: probe: DNS: " << error << "\n";
-    return 3;
+    return kExitCannotProbe;
   }
 
   r.address = IpAddress::parse(r.host);

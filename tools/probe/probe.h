@@ -10,8 +10,7 @@
 // sends EHLO, STARTTLS, EHLO and QUIT and never a message.
 //
 // Exit codes: 0 fine (ok/info), 1 warnings, 2 problems, 3 could not probe
-// (bad target, no address, no connection). CLI11 rejects malformed options
-// before run_probe() with exit 2, like every subcommand.
+// (usage error, bad target, no address, no connection).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -19,6 +18,8 @@
 #include <vector>
 
 namespace esmtp::probe {
+
+inline constexpr int kExitCannotProbe = 3;
 
 struct ProbeOptions {
   std::string target;            // HOST, HOST:PORT, [v6], [v6]:PORT, bare v6
