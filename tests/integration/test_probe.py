@@ -439,6 +439,11 @@ class ProbeTest(unittest.TestCase):
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 3)
         self.assertIn("--timeout", p.stderr)
+        # Nothing can be smuggled into the SMTP dialogue through --ehlo.
+        p = subprocess.run([str(CLI), "probe", "--ehlo", "x\r\nRSET", "127.0.0.1"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("--ehlo and --long-line-test take one word", p.stderr)
 
 
 if __name__ == "__main__":

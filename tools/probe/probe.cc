@@ -730,6 +730,16 @@ int run_probe(const ProbeOptions& o) {
     return kExitCannotProbe;
   }
   r.port = port != 0 ? port : o.port != 0 ? o.port : 25;
+  // These go into SMTP command lines: no spaces or control characters.
+  auto one_word = [](const std::string& v) {
+    return std::none_of(v.begin(), v.end(), [](unsigned char c) { return c <= 0x20 || c == 0x7f; });
+  };
+  if (!one_word(o.ehlo) || !one_word(o.long_line_rcpt) || o.ehlo.size() > 255 ||
+      o.long_line_rcpt.size() > 254) {
+    std::cerr << "esmtp-inspect: probe: --ehlo and --long-line-test take one word without "
+                 "spaces or control characters\n";
+    return kExitCannotProbe;
+  }
 
   DnsOptions dopt;
   dopt.servers = o.dns;
