@@ -25,6 +25,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 TEST(PostconfParse, NameValueLinesContinuationsAndJunk) {
   std::size_t skipped = 99;
@@ -373,6 +374,23 @@ TEST_F(SelfcheckEval, DnsFailureIsAWarningNotAVerdict) {
   EXPECT_EQ(f->severity, Severity::kWarning);
   EXPECT_THAT(f->message, HasSubstr("could not be looked up (SERVFAIL)"));
   EXPECT_EQ(r.exit_code(), 1);
+
+  // A missing PTR is known to be wrong even when the HELO name's lookup fails.
+  dns.failing = {"mail.example.org"};
+  auto s = base_settings();
+  s["smtp_bind_address"] = "192.0.2.32";
+  r = run(s);
+  f = find(r, "helo_ptr", "192.0.2.32");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->severity, Severity::kProblem);
+  EXPECT_EQ(f->message,
+            "192.0.2.32 has no PTR record, not the HELO name mail.example.org (sending, "
+            "smtp_bind_address)");
+  EXPECT_THAT(f->fix, Not(HasSubstr("add A")));  // unknown whether it is needed
+  // The right PTR with the forward lookup failing: nothing is known.
+  r = run(base_settings());
+  EXPECT_EQ(find(r, "helo_ptr", "192.0.2.30")->severity, Severity::kWarning);
+  EXPECT_EQ(find(r, "banner_dns", "192.0.2.30")->severity, Severity::kWarning);
 }
 
 TEST_F(SelfcheckEval, InterfaceNamesResolveAndLoopbackOnlyIsSaid) {

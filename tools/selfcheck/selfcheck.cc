@@ -356,7 +356,10 @@ class Checker {
         "Receiving servers look up the PTR of the address mail comes from and expect it to "
         "name the HELO host, which must resolve back to the address (forward-confirmed "
         "reverse DNS); otherwise many reject the mail or file it as spam.";
-    if (c.temperror()) {
+    // A known-wrong PTR is a problem even when the other lookup failed.
+    bool ptr_known = c.ptr.status != DnsStatus::kTempError;
+    bool forward_known = c.forward.status != DnsStatus::kTempError;
+    if (!ptr_known || (c.ptr_matches() && !forward_known)) {
       add(Severity::kWarning, "helo_ptr", subject,
           "could not check HELO name " + c.name + " against " + subject + " (sending, " +
               use.source + "): " + ptr_text(c) + "; " + forward_text(c),
@@ -372,7 +375,7 @@ class Checker {
     }
     if (!c.ptr_matches()) {
       std::string fix = add_ptr(c.address, c.name);
-      if (!c.forward_matches()) fix += "\n" + add_forward(c.address, c.name);
+      if (forward_known && !c.forward_matches()) fix += "\n" + add_forward(c.address, c.name);
       for (const auto& n : c.confirmed_names) {
         fix += "\nor instead use the name the PTR gives: postconf -e 'smtp_helo_name = " + n + "'";
         break;
@@ -394,7 +397,9 @@ class Checker {
         "The text after 220 is informational (RFC 5321 section 4.2): senders do not check it. "
         "Outside test tools report \"Reverse DNS does not match SMTP banner\" for it; it "
         "matters only where this host also sends mail under this name from this address.";
-    if (c.temperror()) {
+    // Only the forward lookup decides the severity here; a failed PTR lookup
+    // shows in the message.
+    if (c.forward.status == DnsStatus::kTempError) {
       add(Severity::kWarning, "banner_dns", subject,
           "could not check banner name " + c.name + " against " + subject + " (receiving, " +
               use.source + "): " + ptr_text(c) + "; " + forward_text(c),
