@@ -401,6 +401,12 @@ TEST_F(SelfcheckEval, InterfaceNamesResolveAndLoopbackOnlyIsSaid) {
   ASSERT_EQ(r.receiving.size(), 1u);
   EXPECT_EQ(r.receiving[0].address.str(), "192.0.2.30");
 
+  s["inet_interfaces"] = "nx.example.org";
+  r = run(s);
+  EXPECT_EQ(find(r, "addresses", "nx.example.org")->message,
+            "inet_interfaces entry nx.example.org does not resolve in the DNS (no A/AAAA record)");
+  EXPECT_THAT(r.receiving, IsEmpty());
+
   s["inet_interfaces"] = "loopback-only";
   r = run(s);
   EXPECT_THAT(r.receiving, IsEmpty());

@@ -231,11 +231,11 @@ class Checker {
     DnsAnswer a = addresses_wait(resolver_, e.text, deadline);
     if (a.status != DnsStatus::kOk) {
       add(Severity::kWarning, "addresses", e.text,
-          param + " entry " + e.text + " does not resolve (" +
+          param + " entry " + e.text + " does not resolve in the DNS (" +
               std::string(a.status == DnsStatus::kNone ? "no A/AAAA record" : a.error) + ")",
           "Postfix resolves " + param +
-              " names at start-up and refuses to start when one "
-              "has no address on this host.",
+              " names at start-up (hosts file, then DNS) and refuses to start when one has no "
+              "address on this host; the DNS checks below cannot use it.",
           "postconf -e '" + param + " = ADDRESS' with the address itself");
       return {};
     }
