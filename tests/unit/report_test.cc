@@ -223,6 +223,16 @@ TEST(ReportLine, PostfixRejectsAtEveryStage) {
   EXPECT_EQ(ev.stage, "header");
   EXPECT_EQ(ev.client_addr, "192.0.2.1");
   EXPECT_EQ(ev.reply, "5.7.1 Spam");
+  // postscreen: the client is "[addr]:port".
+  ev = parse(
+      "Nov 23 10:00:00 mx postfix/postscreen[7]: NOQUEUE: reject: RCPT from [192.0.2.77]:40211: "
+      "550 5.7.1 Service unavailable; client [192.0.2.77] blocked using zen.example; "
+      "from=<a@b.example>, to=<c@d.example>, proto=ESMTP, helo=<h>");
+  ASSERT_EQ(ev.kind, EventKind::kPostfix);
+  EXPECT_EQ(ev.client_addr, "192.0.2.77");
+  EXPECT_EQ(ev.code, 550);
+  EXPECT_EQ(ev.enhanced, "5.7.1");
+  EXPECT_EQ(ev.from, "a@b.example");
   // Another syslog_name.
   ev = parse("Nov 23 10:00:00 mx postfix-in/submission/smtpd[7]: " + cases[2].text);
   EXPECT_EQ(ev.kind, EventKind::kPostfix);

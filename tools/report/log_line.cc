@@ -182,13 +182,25 @@ bool parse_postfix_reject(std::string_view qid, std::string_view action, std::st
     std::string_view after = rest.substr(sp);
     if (!starts_with(after, " from ")) return true;
     after.remove_prefix(6);
+    // smtpd: "name[addr]: REPLY"; postscreen: "[addr]:port: REPLY".
     std::size_t end = after.find("]: ");
+    std::size_t reply_at = end + 3;
+    std::size_t port = after.find("]:");
+    if (port != std::string_view::npos && port < end && port + 2 < after.size() &&
+        digit(after[port + 2])) {
+      std::size_t q = port + 2;
+      while (q < after.size() && digit(after[q])) ++q;
+      if (after.substr(q, 2) == ": ") {
+        end = port;
+        reply_at = q + 2;
+      }
+    }
     if (end == std::string_view::npos) {
       split_client(after.substr(0, after.find(';')), ev);
       return true;
     }
     split_client(after.substr(0, end + 1), ev);
-    std::string_view reply = after.substr(end + 3);
+    std::string_view reply = after.substr(reply_at);
     std::size_t stop = reply.find("; from=<");
     if (stop == std::string_view::npos) stop = reply.find("; proto=");
     ev.reply.assign(reply.substr(0, stop));
