@@ -3,10 +3,15 @@
 //   esmtp-inspect check-config FILE
 //   esmtp-inspect test [--config F] [--client IP] [--helo NAME] [--from ADDR]
 //                      [--rcpt ADDR]... [--json] MESSAGE.eml|-
+//   esmtp-inspect report [--since T] [--until T] [--json|--html OUT] LOG...|-
+//   esmtp-inspect probe [--dns SERVER]... [--json] HOST[:PORT]
+//   esmtp-inspect selfcheck [-c DIR] [--address IP]... [--dns SERVER]... [--json]
 //   esmtp-inspect default-config
 //
 // Exit codes: check-config 0 valid / 1 invalid; test 0 accepted / 1 not
-// accepted / 2 usage, config or I/O error.
+// accepted / 2 usage, config or I/O error; report 0 / 2 usage or unreadable
+// input; probe and selfcheck (run by monitoring) 0 fine / 1 warnings /
+// 2 problems / 3 could not run (usage errors included).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -133,17 +138,17 @@ int main(int argc, char** argv) {
   test->add_flag("--json", t.json, "print JSON");
   test->add_option("MESSAGE", t.message, "message file, - for standard input")->required();
 
-  selfcheck::Options selfcheck_options;
-  auto* selfcheck = selfcheck::add_selfcheck_command(app, selfcheck_options);
-
-  app.add_subcommand("default-config",
-                     "Print the annotated default configuration (conf/esmtp-inspect.yaml)");
-
   report::ReportCli report_cli;
   auto* report_cmd = report::add_report_command(app, report_cli);
 
   probe::ProbeOptions probe_opts;
   auto* probe_cmd = probe::add_probe_command(app, probe_opts);
+
+  selfcheck::Options selfcheck_options;
+  auto* selfcheck = selfcheck::add_selfcheck_command(app, selfcheck_options);
+
+  app.add_subcommand("default-config",
+                     "Print the annotated default configuration (conf/esmtp-inspect.yaml)");
 
   try {
     app.parse(argc, argv);
