@@ -27,6 +27,7 @@
 #include "common/net.h"
 #include "tools/probe/probe_findings.h"
 #include "tools/probe/smtp_reply.h"
+#include "tools/x509_summary.h"
 
 namespace esmtp::probe {
 namespace {
@@ -258,23 +259,6 @@ class Connection {
   std::string pending_;
 };
 
-std::string asn1_time_text(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (!t || ASN1_TIME_to_tm(t, &tm) != 1) return "";
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-std::string name_text(X509_NAME* n) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
-  if (!bio) return "";
-  X509_NAME_print_ex(bio.get(), n, 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return len > 0 ? printable(std::string_view(data, static_cast<std::size_t>(len)), 300) : "";
-}
-
 TlsInfo tls_info(SSL* ssl, const std::string& banner_name) {
   TlsInfo t;
   t.protocol = SSL_get_version(ssl);
@@ -285,40 +269,17 @@ TlsInfo tls_info(SSL* ssl, const std::string& banner_name) {
     t.verify = "no certificate";
     return t;
   }
-  t.subject = name_text(X509_get_subject_name(cert.get()));
-  t.issuer = name_text(X509_get_issuer_name(cert.get()));
-  auto* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
-  if (sans) {
-    for (int i = 0; i < sk_GENERAL_NAME_num(sans) && t.dns_names.size() < 100; ++i) {
-      const GENERAL_NAME* g = sk_GENERAL_NAME_value(sans, i);
-      if (g->type != GEN_DNS) continue;
-      const auto* d = ASN1_STRING_get0_data(g->d.dNSName);
-      int len = ASN1_STRING_length(g->d.dNSName);
-      t.dns_names.push_back(printable(
-          std::string_view(reinterpret_cast<const char*>(d), static_cast<std::size_t>(len)), 253));
-    }
-    GENERAL_NAMES_free(sans);
-  }
-  if (t.dns_names.empty()) {
-    X509_NAME* subj = X509_get_subject_name(cert.get());
-    int i = X509_NAME_get_index_by_NID(subj, NID_commonName, -1);
-    if (i >= 0) {
-      ASN1_STRING* s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i));
-      t.dns_names.push_back(
-          printable(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                     static_cast<std::size_t>(ASN1_STRING_length(s))),
-                    253));
-    }
-  }
-  const ASN1_TIME* na = X509_get0_notAfter(cert.get());
-  t.not_after = asn1_time_text(na);
-  int days = 0, secs = 0;
-  if (ASN1_TIME_diff(&days, &secs, nullptr, na) == 1) t.days_left = days - (secs < 0 ? 1 : 0);
-  t.self_signed = X509_check_issued(cert.get(), cert.get()) == X509_V_OK;
-  if (!banner_name.empty())
-    t.matches_banner_name =
-        X509_check_host(cert.get(), banner_name.data(), banner_name.size(), 0, nullptr) == 1;
+  // The server's certificate is untrusted input: printable() on every string.
+  const X509Summary s = summarize_x509(cert.get());
+  t.subject = printable(s.subject, 300);
+  t.issuer = printable(s.issuer, 300);
+  for (const auto& n : s.names) t.dns_names.push_back(printable(n, 253));
+  t.not_after = s.not_after;
+  // Whole days, rounded down (-1 on the day after expiry).
+  t.days_left = static_cast<long>(s.seconds_left >= 0 ? s.seconds_left / 86400
+                                                      : (s.seconds_left - 86399) / 86400);
+  t.self_signed = s.self_signed;
+  if (!banner_name.empty()) t.matches_banner_name = x509_covers(cert.get(), banner_name);
   return t;
 }
 

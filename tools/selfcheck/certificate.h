@@ -4,7 +4,8 @@
 // / smtpd_tls_chain_files name it (the first certificate in the file is the
 // server's; private keys and chain certificates around it are skipped).
 // Reading and name matching are OpenSSL's (PEM_read_bio_X509,
-// X509_check_host: wildcards as RFC 6125 says, SAN before CN).
+// X509_check_host: wildcards as RFC 6125 says, SAN before CN), summarised by
+// tools/x509_summary.h as for `probe`.
 //
 // Limits: files larger than kMaxCertFile are not read (an error).
 //
@@ -22,18 +23,16 @@
 #include <string_view>
 #include <vector>
 
+#include "tools/x509_summary.h"
+
 namespace esmtp::selfcheck {
 
 inline constexpr std::size_t kMaxCertFile = 1 << 20;
 
-struct CertificateInfo {
+// The summary (subject, names, expiry, self-signed: tools/x509_summary.h)
+// of the file's first certificate.
+struct CertificateInfo : X509Summary {
   std::string path;
-  std::string subject;             // one line, RFC 2253
-  std::vector<std::string> names;  // DNS names of subjectAltName, else the CN
-  std::string not_after;           // "2027-11-23T16:40:00Z"
-  std::int64_t seconds_left = 0;   // until not_after (negative: expired)
-  bool not_yet_valid = false;
-  bool self_signed = false;
   std::shared_ptr<void> x509;  // the X509 (for covers())
 
   // Does the certificate cover this host name (X509_check_host)?
