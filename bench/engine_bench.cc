@@ -59,7 +59,9 @@ namespace {
 
 std::atomic<std::uint64_t> g_allocs{0};
 
-std::uint64_t allocations() { return g_allocs.load(std::memory_order_relaxed); }
+std::uint64_t allocations() {
+  return g_allocs.load(std::memory_order_relaxed);
+}
 
 void* counted_malloc(std::size_t n) noexcept {
   g_allocs.fetch_add(1, std::memory_order_relaxed);
@@ -82,29 +84,63 @@ void* checked(void* p) {
 
 }  // namespace
 
-void* operator new(std::size_t n) { return checked(counted_malloc(n)); }
-void* operator new[](std::size_t n) { return checked(counted_malloc(n)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_malloc(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return checked(counted_aligned(n, a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return checked(counted_aligned(n, a)); }
+void* operator new(std::size_t n) {
+  return checked(counted_malloc(n));
+}
+void* operator new[](std::size_t n) {
+  return checked(counted_malloc(n));
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+  return counted_malloc(n);
+}
+void* operator new(std::size_t n, std::align_val_t a) {
+  return checked(counted_aligned(n, a));
+}
+void* operator new[](std::size_t n, std::align_val_t a) {
+  return checked(counted_aligned(n, a));
+}
 void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted_aligned(n, a);
 }
 void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept {
   return counted_aligned(n, a);
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  std::free(p);
+}
 void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
   std::free(p);
 }
@@ -113,7 +149,7 @@ namespace {
 
 using esmtp::Session;
 
-constexpr std::size_t kChunk = 65536;     // what Postfix hands a milter per body call
+constexpr std::size_t kChunk = 65536;      // what Postfix hands a milter per body call
 constexpr std::size_t kSmallChunk = 1024;  // setup only: allocations per extra chunk
 
 // ---------------------------------------------------------------------------
@@ -137,15 +173,15 @@ class Rng {
 };
 
 constexpr std::array<std::string_view, 64> kWords = {
-    "the",       "of",         "and",      "to",       "in",        "is",       "for",
-    "that",      "with",       "on",       "as",       "by",        "this",     "we",
-    "be",        "are",        "from",     "at",       "or",        "an",       "will",
-    "please",    "meeting",    "report",   "quarterly", "figures",  "attached", "review",
-    "project",   "schedule",   "customer", "invoice",  "delivery",  "update",   "regards",
-    "thanks",    "tomorrow",   "morning",  "agenda",   "proposal",  "budget",   "contract",
-    "team",      "release",    "version",  "server",   "migration", "network",  "security",
-    "policy",    "deadline",   "document", "changes",  "question",  "answer",   "following",
-    "Übersicht", "Straße",     "café",     "naïve",    "résumé",    "München",  "2024",
+    "the",       "of",       "and",      "to",        "in",        "is",       "for",
+    "that",      "with",     "on",       "as",        "by",        "this",     "we",
+    "be",        "are",      "from",     "at",        "or",        "an",       "will",
+    "please",    "meeting",  "report",   "quarterly", "figures",   "attached", "review",
+    "project",   "schedule", "customer", "invoice",   "delivery",  "update",   "regards",
+    "thanks",    "tomorrow", "morning",  "agenda",    "proposal",  "budget",   "contract",
+    "team",      "release",  "version",  "server",    "migration", "network",  "security",
+    "policy",    "deadline", "document", "changes",   "question",  "answer",   "following",
+    "Übersicht", "Straße",   "café",     "naïve",     "résumé",    "München",  "2024",
     "15:30"};
 
 // Word-wrapped paragraphs of about `bytes` octets, lines of at most `width`.
@@ -216,8 +252,8 @@ std::string base64_of(std::string_view in) {
     out += kAlphabet[(v >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    const unsigned v = static_cast<unsigned char>(in[i]) << 16 |
-                       static_cast<unsigned char>(in[i + 1]) << 8;
+    const unsigned v =
+        static_cast<unsigned char>(in[i]) << 16 | static_cast<unsigned char>(in[i + 1]) << 8;
     out += kAlphabet[(v >> 18) & 63];
     out += kAlphabet[(v >> 12) & 63];
     out += kAlphabet[(v >> 6) & 63];
@@ -234,10 +270,14 @@ std::string hex(Rng& rng, std::size_t n) {
 }
 
 constexpr std::array<std::string_view, 8> kPeople = {
-    "Alice Smith <alice.smith@example.net>",       "\"Jones, Bob\" <bob.jones@example.org>",
-    "Carol Meyer <c.meyer@mail.example.de>",       "Dan O'Brien <dan@corp.example.com>",
-    "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>", "Erin <erin@example.io>",
-    "noreply@notifications.example.com",           "Frank Li <frank.li@example.cn>"};
+    "Alice Smith <alice.smith@example.net>",
+    "\"Jones, Bob\" <bob.jones@example.org>",
+    "Carol Meyer <c.meyer@mail.example.de>",
+    "Dan O'Brien <dan@corp.example.com>",
+    "=?UTF-8?Q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>",
+    "Erin <erin@example.io>",
+    "noreply@notifications.example.com",
+    "Frank Li <frank.li@example.cn>"};
 
 // The header fields of a typical delivered message, up to (not including)
 // the MIME fields and the empty line.
@@ -253,10 +293,12 @@ void append_common_headers(std::string& out, Rng& rng, std::size_t id) {
            " +0200 (CEST)\r\n";
   }
   if (rng.chance(60)) {
-    out += "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.net;\r\n"
-           "\ts=selector1; t=1715674950;\r\n"
-           "\th=from:to:subject:date:message-id:mime-version:content-type;\r\n"
-           "\tbh=" + base64_of(hex(rng, 32)).substr(0, 44) + ";\r\n\tb=";
+    out +=
+        "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=example.net;\r\n"
+        "\ts=selector1; t=1715674950;\r\n"
+        "\th=from:to:subject:date:message-id:mime-version:content-type;\r\n"
+        "\tbh=" +
+        base64_of(hex(rng, 32)).substr(0, 44) + ";\r\n\tb=";
     const std::string sig = base64_of(hex(rng, 256));  // 344 characters
     for (std::size_t i = 0; i < sig.size(); i += 70) {
       if (i) out += "\r\n\t ";
@@ -270,9 +312,8 @@ void append_common_headers(std::string& out, Rng& rng, std::size_t id) {
   out += "\r\n";
   if (rng.chance(30)) out += "Cc: " + std::string(kPeople[rng.below(kPeople.size())]) + "\r\n";
   if (rng.chance(20))
-    out += "Subject: =?UTF-8?B?" + base64_of("Re: Übersicht der Änderungen für München #" +
-                                             std::to_string(id)) +
-           "?=\r\n";
+    out += "Subject: =?UTF-8?B?" +
+           base64_of("Re: Übersicht der Änderungen für München #" + std::to_string(id)) + "?=\r\n";
   else
     out += "Subject: Re: quarterly figures for project " + std::to_string(id) + "\r\n";
   out += "Date: Tue, 14 May 2024 10:22:30 +0200\r\n";
@@ -284,7 +325,9 @@ void append_common_headers(std::string& out, Rng& rng, std::size_t id) {
   out += "MIME-Version: 1.0\r\n";
 }
 
-std::string boundary(Rng& rng) { return "----=_Part_" + hex(rng, 8) + "." + hex(rng, 13); }
+std::string boundary(Rng& rng) {
+  return "----=_Part_" + hex(rng, 8) + "." + hex(rng, 13);
+}
 
 // An attachment filename in one of the forms mail clients write; returns the
 // Content-Type name and the Content-Disposition filename parameters.
@@ -297,7 +340,8 @@ std::pair<std::string, std::string> filename_params(std::size_t i) {
       return {"name=\"=?UTF-8?Q?r=C3=A9sum=C3=A9-" + n + ".docx?=\"",
               "filename*=UTF-8''r%C3%A9sum%C3%A9-" + n + ".docx"};
     case 2: {
-      const std::string b = "=?UTF-8?B?" + base64_of("Präsentation Übersicht " + n + ".pptx") + "?=";
+      const std::string b =
+          "=?UTF-8?B?" + base64_of("Präsentation Übersicht " + n + ".pptx") + "?=";
       return {"name=\"" + b + "\"", "filename=\"" + b + "\""};
     }
     case 3:
@@ -310,8 +354,7 @@ std::pair<std::string, std::string> filename_params(std::size_t i) {
 }
 
 constexpr std::array<std::string_view, 5> kTypes = {
-    "application/pdf",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/pdf", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.presentationml.presentation", "text/plain",
     "image/png"};
 
@@ -361,7 +404,8 @@ std::string attach_10mib() {
   append_common_headers(m, rng, 2);
   m += "Content-Type: multipart/mixed;\r\n\tboundary=\"" + bnd + "\"\r\n\r\n";
   m += "This is a multi-part message in MIME format.\r\n\r\n";
-  m += "--" + bnd + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+  m += "--" + bnd +
+       "\r\nContent-Type: text/plain; charset=utf-8\r\n"
        "Content-Transfer-Encoding: 8bit\r\n\r\n";
   append_text(m, rng, 2000);
   m += "\r\n";
@@ -388,10 +432,12 @@ std::string small_message(std::size_t id, Rng& rng) {
     return m;
   }
   auto alternative = [&](std::string& out, const std::string& b) {
-    out += "--" + b + "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+    out += "--" + b +
+           "\r\nContent-Type: text/plain; charset=utf-8\r\n"
            "Content-Transfer-Encoding: 8bit\r\n\r\n";
     append_text(out, rng, text);
-    out += "\r\n--" + b + "\r\nContent-Type: text/html; charset=utf-8\r\n"
+    out += "\r\n--" + b +
+           "\r\nContent-Type: text/html; charset=utf-8\r\n"
            "Content-Transfer-Encoding: 8bit\r\n\r\n";
     append_html(out, rng, text + text / 2);
     out += "\r\n--" + b + "--\r\n";
@@ -442,9 +488,7 @@ struct Message {
   std::uint32_t parts = 0;  // MIME parts the scanner finds
 
   std::string_view name(const Header& h) const { return {data.data() + h.name_at, h.name_len}; }
-  std::string_view value(const Header& h) const {
-    return {data.data() + h.value_at, h.value_len};
-  }
+  std::string_view value(const Header& h) const { return {data.data() + h.value_at, h.value_len}; }
   std::string_view body() const { return std::string_view(data).substr(body_at); }
 };
 

@@ -56,11 +56,11 @@ std::string_view to_string(DnsStatus s);  // "ok", "none", "temperror"
 
 struct DnsAnswer {
   DnsStatus status = DnsStatus::kTempError;
-  std::vector<std::string> names;       // PTR: host names, lower case, no trailing dot
-  std::vector<IpAddress> addresses;     // A/AAAA: addresses
-  std::chrono::seconds ttl{0};          // how long the answer may be cached (1 s..1 day; what
-                                        // is left of it when from_cache)
-  std::string error;                    // why, for kTempError ("timeout", "SERVFAIL", ...)
+  std::vector<std::string> names;    // PTR: host names, lower case, no trailing dot
+  std::vector<IpAddress> addresses;  // A/AAAA: addresses
+  std::chrono::seconds ttl{0};       // how long the answer may be cached (1 s..1 day; what
+                                     // is left of it when from_cache)
+  std::string error;                 // why, for kTempError ("timeout", "SERVFAIL", ...)
   bool from_cache = false;
 };
 
@@ -72,7 +72,7 @@ struct DnsOptions {
 };
 
 struct DnsStats {
-  std::uint64_t queries = 0;     // sent to a server
+  std::uint64_t queries = 0;  // sent to a server
   std::uint64_t cache_hits = 0;
   std::uint64_t timeouts = 0;
   std::size_t cache_size = 0;
