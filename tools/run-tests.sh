@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine as root: installs the
-# build and test packages, runs the unit and corpus tests under
-# AddressSanitizer/UndefinedBehaviorSanitizer, then builds normally and runs
-# every test (unit, golden corpus, fuzz regressions, integration). The last
-# thing printed is ctest's summary of the full run.
+# build and test packages, runs every test (unit, golden corpus, DNS,
+# integration against the real peers) on an AddressSanitizer/
+# UndefinedBehaviorSanitizer build, then builds normally and runs every test
+# again (plus the fuzz regressions). The last thing printed is ctest's summary
+# of the full run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -14,7 +15,8 @@ echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DESMTP_SANITIZE=ON -DESMTP_BENCH=OFF >/dev/null
 cmake --build build-asan -j"$jobs" >/dev/null
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan -L 'unit|corpus' -j"$jobs" --output-on-failure | tail -n 4
+  ctest --test-dir build-asan -L 'unit|corpus|dns|integration' -j"$jobs" --output-on-failure |
+  grep -Ev '^ *(Start|[0-9]+/[0-9]+ Test) '
 
 echo "== release build: full suite"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DESMTP_TESTS=ON >/dev/null
