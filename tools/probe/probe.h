@@ -17,9 +17,11 @@
 #include <string>
 #include <vector>
 
+#include "tools/severity.h"
+
 namespace esmtp::probe {
 
-inline constexpr int kExitCannotProbe = 3;
+inline constexpr int kExitCannotProbe = kExitCannotRun;
 
 struct ProbeOptions {
   std::string target;            // HOST, HOST:PORT, [v6], [v6]:PORT, bare v6

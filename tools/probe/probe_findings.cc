@@ -185,20 +185,6 @@ void tls_findings(const ProbeResult& r, const AnalyzeOptions& o, std::vector<Fin
 
 }  // namespace
 
-const char* to_string(Severity s) {
-  switch (s) {
-    case Severity::kOk:
-      return "ok";
-    case Severity::kInfo:
-      return "info";
-    case Severity::kWarning:
-      return "warning";
-    case Severity::kProblem:
-      return "problem";
-  }
-  return "?";
-}
-
 const char* to_string(Starttls s) {
   switch (s) {
     case Starttls::kUnknown:
@@ -364,23 +350,12 @@ std::vector<Finding> analyze(const ProbeResult& r, const AnalyzeOptions& o) {
 }
 
 Severity worst(const std::vector<Finding>& findings) {
-  Severity w = Severity::kOk;
-  for (const auto& f : findings) w = std::max(w, f.severity);
-  return w;
+  return worst_severity(findings);
 }
 
 int exit_code(const ProbeResult& r, const std::vector<Finding>& findings) {
-  if (!r.address || !r.connected) return 3;
-  switch (worst(findings)) {
-    case Severity::kOk:
-    case Severity::kInfo:
-      return 0;
-    case Severity::kWarning:
-      return 1;
-    case Severity::kProblem:
-      return 2;
-  }
-  return 2;
+  if (!r.address || !r.connected) return kExitCannotRun;
+  return exit_code_for(worst(findings));
 }
 
 }  // namespace esmtp::probe

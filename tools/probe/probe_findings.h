@@ -26,11 +26,9 @@
 #include "common/name_check.h"
 #include "common/net.h"
 #include "tools/probe/smtp_reply.h"
+#include "tools/severity.h"
 
 namespace esmtp::probe {
-
-enum class Severity { kOk, kInfo, kWarning, kProblem };
-const char* to_string(Severity s);  // "ok", "info", "warning", "problem"
 
 struct Finding {
   std::string id;  // stable, for monitoring: "banner_masked", "starttls_masked", ...

@@ -530,35 +530,12 @@ class Checker {
 
 }  // namespace
 
-std::string_view to_string(Severity s) {
-  switch (s) {
-    case Severity::kOk:
-      return "ok";
-    case Severity::kInfo:
-      return "info";
-    case Severity::kWarning:
-      return "warning";
-    case Severity::kProblem:
-      return "problem";
-  }
-  return "?";
-}
-
 Severity Report::worst() const {
-  Severity w = Severity::kOk;
-  for (const auto& f : findings) w = std::max(w, f.severity);
-  return w;
+  return worst_severity(findings);
 }
 
 int Report::exit_code() const {
-  switch (worst()) {
-    case Severity::kProblem:
-      return 2;
-    case Severity::kWarning:
-      return 1;
-    default:
-      return 0;
-  }
+  return exit_code_for(worst());
 }
 
 Report evaluate(const PostconfValues& settings, DnsResolver& resolver,

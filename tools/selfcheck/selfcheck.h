@@ -32,15 +32,13 @@
 #include "common/net.h"
 #include "tools/selfcheck/certificate.h"
 #include "tools/selfcheck/postconf.h"
+#include "tools/severity.h"
 
 namespace CLI {
 class App;
 }
 
 namespace esmtp::selfcheck {
-
-enum class Severity { kOk, kInfo, kWarning, kProblem };
-std::string_view to_string(Severity s);  // "ok", "info", "warning", "problem"
 
 struct Finding {
   Severity severity = Severity::kOk;
@@ -89,7 +87,7 @@ struct Options {
   bool json = false;
 };
 
-inline constexpr int kExitCannotRun = 3;
+using esmtp::kExitCannotRun;
 
 CLI::App* add_selfcheck_command(CLI::App& app, Options& options);
 int run_selfcheck(const Options& options);
