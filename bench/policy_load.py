@@ -123,30 +123,27 @@ def ns_pids(match):
     return out
 
 
-def rss_kb(pids):
+def _proc_sum(pids, name, key):
+    """Sum of a kB field of /proc/PID/NAME over the processes."""
     total = 0
     for p in pids:
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/{name}").read_text().splitlines():
+                if line.startswith(key):
                     total += int(line.split()[1])
         except OSError:
             pass
     return total
+
+
+def rss_kb(pids):
+    return _proc_sum(pids, "status", "VmRSS:")
 
 
 def pss_kb(pids):
     """Proportional set size: pages shared between forked workers counted once
     in total (VmRSS counts them in every process)."""
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
+    return _proc_sum(pids, "smaps_rollup", "Pss:")
 
 
 def cpu_ticks(pids):
@@ -250,39 +247,15 @@ class BenchUnbound(dns.Unbound):
     """dns.Unbound on 127.0.0.1:53 (inside our namespace) with the bench zones."""
 
     def __init__(self, env, zdir):
-        self.env = env
-        self.dir = env.path("unbound")
-        self.dir.mkdir(exist_ok=True)
-        self.conf = self.dir / "unbound.conf"
-        self.log_path = self.dir / "unbound.log"
-        self.proc = None
         self.zdir = zdir
-        env.on_close(self.stop)
-        self.port = 53
-        if not self._start():
-            raise RuntimeError(f"unbound did not start: {self.log()}")
+        super().__init__(env, port=53)
 
-    def _start(self):
-        text = (dns.ZONES / "unbound.conf.in").read_text()
-        text = (text.replace("@PORT@", str(self.port))
-                    .replace("@RUNDIR@", str(self.dir))
-                    .replace("@ZONEDIR@", str(dns.ZONES)))
+    def _config(self, text):
         text = text.replace(f'"{dns.ZONES}/2.0.192.in-addr.arpa.zone"',
                             f'"{self.zdir}/2.0.192.in-addr.arpa.zone"')
-        text += ("auth-zone:\n  name: \"example.com.\"\n"
-                 f"  zonefile: \"{self.zdir}/example.com.zone\"\n"
-                 "  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n")
-        self.conf.write_text(text)
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([dns._unbound_binary(), "-d", "-c", str(self.conf)],
-                                         stdout=log, stderr=log)
-        try:
-            harness.wait_until(lambda: self.proc.poll() is not None or self.answers(),
-                               what="unbound")
-        except TimeoutError:
-            self.stop()
-            return False
-        return self.proc.poll() is None
+        return text + ("auth-zone:\n  name: \"example.com.\"\n"
+                       f"  zonefile: \"{self.zdir}/example.com.zone\"\n"
+                       "  for-downstream: no\n  for-upstream: yes\n  fallback-enabled: no\n")
 
 
 # --------------------------------------------------------------------------
