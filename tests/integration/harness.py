@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
+from email.message import EmailMessage
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -493,6 +494,20 @@ def write_message(path, headers, body="Body.\r\n"):
     data = "".join(h + "\r\n" for h in headers).encode() + b"\r\n" + body
     Path(path).write_bytes(data)
     return Path(path)
+
+
+def mime_message(sender, parts, subject="mime test"):
+    """A multipart message (CRLF) from `sender` to b@example.net with a text
+    part and one application/octet-stream attachment per (filename, payload)."""
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = "b@example.net"
+    msg["Subject"] = subject
+    msg.set_content("Body text.\n")
+    for filename, payload in parts:
+        msg.add_attachment(payload, maintype="application", subtype="octet-stream",
+                           filename=filename)
+    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 def queue_id_of(result):

@@ -43,20 +43,6 @@ def our_line(log, queue_id_or_noqueue, rule):
     return None
 
 
-def mime_message(sender, parts, subject="mime test", extra_headers=()):
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "b@example.net"
-    msg["Subject"] = subject
-    for name, value in extra_headers:
-        msg[name] = value
-    msg.set_content("Body text.\n")
-    for filename, payload in parts:
-        msg.add_attachment(payload, maintype="application", subtype="octet-stream",
-                           filename=filename)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
-
-
 class PostfixMilter(unittest.TestCase):
     """One Postfix, one sink, one milter for the whole class."""
 
@@ -245,13 +231,13 @@ class Rules(PostfixMilter):
 
     def test_mime_filename_length(self):
         ok = self.env.path("ok.eml")
-        ok.write_bytes(mime_message(self.sender(), [("n" * 251 + ".pdf", b"%PDF")]))  # 255
+        ok.write_bytes(harness.mime_message(self.sender(), [("n" * 251 + ".pdf", b"%PDF")]))  # 255
         r = self.send(data=ok)
         self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
         self.wait_delivered()
         bad = self.env.path("bad.eml")
         sender = "mfl-256@example.org"
-        bad.write_bytes(mime_message(sender, [("n" * 252 + ".pdf", b"%PDF")]))
+        bad.write_bytes(harness.mime_message(sender, [("n" * 252 + ".pdf", b"%PDF")]))
         r = self.send(sender=sender, data=bad)
         self.assertTrue(r.has("550 5.6.0 Attachment filename too long"), r.replies)
         qid = self.rejected_queue_id(sender=sender)
@@ -260,7 +246,7 @@ class Rules(PostfixMilter):
                          r"limit=255 where=mime:2 detail=\"?filename=n{200}\.\.\.")
 
     def test_mime_filename_pattern_inside_forwarded_message(self):
-        inner = mime_message("x@example.com", [("invoice.pdf.exe", b"MZ")])
+        inner = harness.mime_message("x@example.com", [("invoice.pdf.exe", b"MZ")])
         outer = EmailMessage()
         outer["From"] = self.sender()
         outer["To"] = "b@example.net"

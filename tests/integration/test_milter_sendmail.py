@@ -44,7 +44,6 @@ Where Sendmail differs from Postfix (each pinned by a test below):
 import re
 import sys
 import unittest
-from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -71,18 +70,6 @@ def our_line(log, queue_id, rule):
         if sep and rest.startswith(queue_id + ": ") and f" rule={rule} " in rest:
             return rest
     return None
-
-
-def mime_message(sender, parts, subject="mime test"):
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "b@example.net"
-    msg["Subject"] = subject
-    msg.set_content("Body text.\n")
-    for filename, payload in parts:
-        msg.add_attachment(payload, maintype="application", subtype="octet-stream",
-                           filename=filename)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 class SendmailMilter(unittest.TestCase):
@@ -276,12 +263,12 @@ class Rules(SendmailMilter):
 
     def test_mime_filename_length(self):
         ok = self.env.path("ok.eml")
-        ok.write_bytes(mime_message(self.sender(), [("n" * 251 + ".pdf", b"%PDF")]))  # 255
+        ok.write_bytes(harness.mime_message(self.sender(), [("n" * 251 + ".pdf", b"%PDF")]))  # 255
         r = self.send(data=ok)
         self.wait_delivered(self.accepted_id(r))
         bad = self.env.path("bad.eml")
         sender = "mfl-256@example.org"
-        bad.write_bytes(mime_message(sender, [("n" * 252 + ".pdf", b"%PDF")]))
+        bad.write_bytes(harness.mime_message(sender, [("n" * 252 + ".pdf", b"%PDF")]))
         r = self.send(sender=sender, data=bad)
         self.assertIn("550 5.6.0 Attachment filename too long", r.replies)
         self.assertEqual(r.last(), BYE)

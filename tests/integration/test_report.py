@@ -16,7 +16,6 @@ import shutil
 import subprocess
 import sys
 import unittest
-from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -39,16 +38,6 @@ EXPECTED = {
     "sender_address": 1,
     "postfix: Relay access denied": 1,
 }
-
-
-def mime_message(sender, filename):
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = "b@example.net"
-    msg["Subject"] = "attachment"
-    msg.set_content("Body text.\n")
-    msg.add_attachment(b"%PDF", maintype="application", subtype="octet-stream", filename=filename)
-    return msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
 
 
 def report(*args, stdin=None):
@@ -104,7 +93,8 @@ class Report(unittest.TestCase):
         r = cls.send("s" * 330 + "@example.org")
         assert r.has("501 5.1.7 Sender address too long"), r.replies
         data = cls.env.path("long-filename.eml")
-        data.write_bytes(mime_message("mfl@example.org", "n" * 300 + ".pdf"))
+        data.write_bytes(harness.mime_message("mfl@example.org", [("n" * 300 + ".pdf", b"%PDF")],
+                                              subject="attachment"))
         r = cls.send("mfl@example.org", data=data)
         assert r.has("550 5.6.0 Attachment filename too long"), r.replies
         r = cls.send("bulk@policy-spam.example")
