@@ -340,7 +340,34 @@ class Ours:
         return [self.d.proc.pid]
 
 
-class Postfwd:
+class PerlDaemon:
+    """A Perl policy daemon started by a subclass (self.proc, self.log) whose
+    processes are those named `name` in our namespace."""
+
+    name = ""
+
+    def pids(self):
+        return ns_pids(self.name)
+
+    def stop(self):
+        pids = self.pids()
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Children and detached helpers (policyd-weight's cache) too: only
+        # ours live in this namespace.
+        for p in pids:
+            try:
+                os.kill(p, 9)
+            except OSError:
+                pass
+        self.log.close()
+
+
+class Postfwd(PerlDaemon):
     name = "postfwd2"
 
     def __init__(self, env, max_servers):
@@ -367,26 +394,8 @@ class Postfwd:
             raise RuntimeError(f"postfwd2 did not start: {(self.dir / 'postfwd.out').read_text()[-2000:]}"
                                + "".join(SyslogSink.instance.last if SyslogSink.instance else []))
 
-    def pids(self):
-        return ns_pids("postfwd2")
 
-    def stop(self):
-        pids = self.pids()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        for p in pids:  # children of our own instance only (our namespace)
-            try:
-                os.kill(p, 9)
-            except OSError:
-                pass
-        self.log.close()
-
-
-class PolicydWeight:
+class PolicydWeight(PerlDaemon):
     name = "policyd-weight"
 
     def __init__(self, env):
@@ -408,24 +417,6 @@ class PolicydWeight:
         if self.proc.poll() is not None:
             raise RuntimeError("policyd-weight exited: "
                                + env.path("policyd-weight.out").read_text()[-2000:])
-
-    def pids(self):
-        return ns_pids("policyd-weight")
-
-    def stop(self):
-        pids = self.pids()
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                pass
-        for p in pids:  # its cache process detaches; ours alone live in this namespace
-            try:
-                os.kill(p, 9)
-            except OSError:
-                pass
-        self.log.close()
 
 
 class NullService:

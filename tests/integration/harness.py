@@ -496,6 +496,16 @@ def write_message(path, headers, body="Body.\r\n"):
     return Path(path)
 
 
+def our_line(log, queue_id_or_noqueue, rule):
+    """The esmtp-inspect log line (without the syslog prefix) of `rule` for a
+    queue ID or NOQUEUE, or None."""
+    for line in log.splitlines():
+        _, sep, rest = line.partition("]: ")
+        if sep and rest.startswith(queue_id_or_noqueue + ": ") and f" rule={rule} " in rest:
+            return rest
+    return None
+
+
 def mime_message(sender, parts, subject="mime test"):
     """A multipart message (CRLF) from `sender` to b@example.net with a text
     part and one application/octet-stream attachment per (filename, payload)."""

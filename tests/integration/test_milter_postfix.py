@@ -34,15 +34,6 @@ profiles:
 """
 
 
-def our_line(log, queue_id_or_noqueue, rule):
-    """The esmtp-inspect log line for a rule, without the syslog prefix."""
-    for line in log.splitlines():
-        _, sep, rest = line.partition("]: ")
-        if sep and rest.startswith(queue_id_or_noqueue + ": ") and f" rule={rule} " in rest:
-            return rest
-    return None
-
-
 class PostfixMilter(unittest.TestCase):
     """One Postfix, one sink, one milter for the whole class."""
 
@@ -93,7 +84,7 @@ class PostfixMilter(unittest.TestCase):
 
     def assert_logged(self, queue_id, expected):
         rule = re.search(r"rule=(\w+)", expected).group(1)
-        line = harness.wait_until(lambda: our_line(self.milter.log(), queue_id, rule),
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), queue_id, rule),
                                   what=f"our log line for {rule}")
         self.assertEqual(line, f"{queue_id}: {expected}")
 
@@ -225,7 +216,7 @@ class Rules(PostfixMilter):
                                         ("z" * 998 + "\r\n") * 210))
         self.assertTrue(r.has("552 5.3.4 Message too big"), r.replies)
         qid = self.rejected_queue_id()
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "body_length"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "body_length"))
         self.assertRegex(line, rf"^{qid}: action=reject rule=body_length actual=\d+ limit=204800 "
                          r"where=body ")
 
@@ -241,7 +232,7 @@ class Rules(PostfixMilter):
         r = self.send(sender=sender, data=bad)
         self.assertTrue(r.has("550 5.6.0 Attachment filename too long"), r.replies)
         qid = self.rejected_queue_id(sender=sender)
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "mime_filename_length"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "mime_filename_length"))
         self.assertRegex(line, rf"^{qid}: action=reject rule=mime_filename_length actual=256 "
                          r"limit=255 where=mime:2 detail=\"?filename=n{200}\.\.\.")
 
@@ -258,7 +249,7 @@ class Rules(PostfixMilter):
         r = self.send(data=path)
         self.assertTrue(r.has("550 5.7.1 Attachment type not allowed"), r.replies)
         qid = self.rejected_queue_id()
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "mime_filename"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "mime_filename"))
         self.assertIn("actual=invoice.pdf.exe limit=*.exe where=mime:2.2", line)
 
     def test_mime_structure_depth(self):
@@ -268,7 +259,7 @@ class Rules(PostfixMilter):
                                          "Content-Type: multipart/mixed; boundary=b0"], body))
         self.assertTrue(r.has("554 5.6.0 MIME structure too complex"), r.replies)
         qid = self.rejected_queue_id()
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "mime_structure"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "mime_structure"))
         self.assertIn("actual=21 limit=20 where=mime:1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1.1 "
                       "detail=max_depth", line)
 
@@ -303,7 +294,7 @@ rules:
             lambda: [q for q in self.postfix.queue() if q["queue_id"] == qid], what="held message")
         self.assertEqual(held[0]["queue_name"], "hold")
         self.postfix.wait_log(rf"{qid}: milter-hold: END-OF-MESSAGE")
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "header_line_length"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "header_line_length"))
         self.assertEqual(line, f"{qid}: action=quarantine rule=header_line_length actual=1009 "
                          f"limit=998 where=header:Subject {self.ctx()} profile=default")
 

@@ -63,15 +63,6 @@ rules:
 """
 
 
-def our_line(log, queue_id, rule):
-    """The esmtp-inspect log line for a rule, without the syslog prefix."""
-    for line in log.splitlines():
-        _, sep, rest = line.partition("]: ")
-        if sep and rest.startswith(queue_id + ": ") and f" rule={rule} " in rest:
-            return rest
-    return None
-
-
 class SendmailMilter(unittest.TestCase):
     """One Sendmail, one sink, one milter for the whole class."""
 
@@ -145,7 +136,7 @@ class SendmailMilter(unittest.TestCase):
 
     def assert_logged(self, queue_id, expected):
         rule = re.search(r"rule=(\w+)", expected).group(1)
-        line = harness.wait_until(lambda: our_line(self.milter.log(), queue_id, rule),
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), queue_id, rule),
                                   what=f"our log line for {rule}")
         self.assertEqual(line, f"{queue_id}: {expected}")
 
@@ -274,7 +265,7 @@ class Rules(SendmailMilter):
         self.assertEqual(r.last(), BYE)
         qid = self.sendmail_id(sender)
         self.sendmail.wait_log(rf"{qid}: Milter: data, reject=550 5.6.0 Attachment filename")
-        line = harness.wait_until(lambda: our_line(self.milter.log(), qid, "mime_filename_length"))
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "mime_filename_length"))
         self.assertRegex(line, rf"^{qid}: action=reject rule=mime_filename_length actual=256 "
                          r"limit=255 where=mime:2 detail=\"?filename=n{200}\.\.\.")
         self.assertEqual(self.delivered(sender), [])
