@@ -496,6 +496,19 @@ def write_message(path, headers, body="Body.\r\n"):
     return Path(path)
 
 
+def self_signed_cert(directory, name, names, days=30):
+    """NAME.pem and NAME.key in `directory`: a self-signed P-256 certificate
+    for `names` (subjectAltName DNS entries; the first is also the CN), made
+    with `openssl req -x509`. Returns (cert path, key path)."""
+    key, cert = Path(directory) / f"{name}.key", Path(directory) / f"{name}.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", str(days), "-subj", f"/CN={names[0]}", "-addext",
+                    "subjectAltName=" + ",".join(f"DNS:{n}" for n in names)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
 def our_line(log, queue_id_or_noqueue, rule):
     """The esmtp-inspect log line (without the syslog prefix) of `rule` for a
     queue ID or NOQUEUE, or None."""

@@ -99,13 +99,8 @@ class ProbeTest(unittest.TestCase):
         try:
             cls.dns = dns.Unbound(cls.env)
             cls.sink = harness.Sink(cls.env)
-            cert, key = cls.env.path("cert.pem"), cls.env.path("key.pem")
-            subprocess.run(
-                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
-                 str(cert), "-days", "30", "-subj", "/CN=probe-mx.example.org", "-addext",
-                 "subjectAltName=DNS:probe-mx.example.org,DNS:probe-banner.example.org"],
-                check=True, capture_output=True)
+            cert, key = harness.self_signed_cert(
+                cls.env.path(), "cert", ["probe-mx.example.org", "probe-banner.example.org"])
             port = harness.free_port()
             cls.port = port
             extra_services = "".join(

@@ -26,16 +26,6 @@ CLI = harness.BIN / "esmtp-inspect"
 GOOD = "selfcheck-good.example.org"
 
 
-def make_cert(directory, name, san, days=30):
-    key = directory / f"{name}.key"
-    cert = directory / f"{name}.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", str(days), "-subj", f"/CN={san.split(',')[0]}",
-                    "-addext", "subjectAltName=" + ",".join(f"DNS:{n}" for n in san.split(","))],
-                   check=True, capture_output=True)
-    return cert, key
-
-
 class Selfcheck(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -44,8 +34,8 @@ class Selfcheck(unittest.TestCase):
             cls.dns = dns.Unbound(cls.env)
             certs = cls.env.path("certs")
             certs.mkdir()
-            cls.good_cert, cls.good_key = make_cert(certs, "good", GOOD)
-            cls.other_cert, _ = make_cert(certs, "other", "other.example.net,www.example.net")
+            cls.good_cert, cls.good_key = harness.self_signed_cert(certs, "good", [GOOD])
+            cls.other_cert, _ = harness.self_signed_cert(certs, "other", ["other.example.net", "www.example.net"])
         except Exception:
             cls.env.close()
             raise
