@@ -167,27 +167,14 @@ Err check_listen(const std::string& s) {
 
 // "1.2.3.4", "1.2.3.4:53", "2001:db8::1", "[2001:db8::1]:53".
 Err check_dns_server(const std::string& s) {
-  std::string host = s;
-  std::string port;
-  if (!s.empty() && s.front() == '[') {
-    std::size_t close = s.find(']');
-    if (close == std::string::npos) return "\"" + s + "\" has no closing ]";
-    host = s.substr(1, close - 1);
-    if (close + 1 < s.size()) {
-      if (s[close + 1] != ':') return "\"" + s + "\" is not ADDRESS or [ADDRESS]:PORT";
-      port = s.substr(close + 2);
-    }
-  } else if (std::count(s.begin(), s.end(), ':') == 1) {
-    host = s.substr(0, s.find(':'));
-    port = s.substr(s.find(':') + 1);
+  auto hp = split_host_port(s);
+  if (!hp) {
+    if (!s.empty() && s.front() == '[' && s.find(']') == std::string::npos)
+      return "\"" + s + "\" has no closing ]";
+    return "\"" + s + "\" is not ADDRESS or [ADDRESS]:PORT";
   }
-  if (!IpAddress::parse(host)) return "\"" + s + "\" is not an IP address";
-  if (!port.empty()) {
-    unsigned p = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535)
-      return "\"" + s + "\" has a bad port";
-  }
+  if (!IpAddress::parse(hp->host)) return "\"" + s + "\" is not an IP address";
+  if (!hp->port.empty() && !parse_port(hp->port)) return "\"" + s + "\" has a bad port";
   return {};
 }
 

@@ -454,38 +454,20 @@ struct Server {
 
 // "192.0.2.1", "192.0.2.1:5353", "2001:db8::1", "[2001:db8::1]:5353".
 std::optional<Server> parse_server(std::string_view text) {
-  std::string_view host = text;
-  std::string_view port;
-  bool bracketed = false;
-  if (!text.empty() && text.front() == '[') {
-    const auto close = text.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = text.substr(1, close - 1);
-    std::string_view rest = text.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-      if (port.empty()) return std::nullopt;
-    }
-    bracketed = true;
-  } else if (std::count(text.begin(), text.end(), ':') == 1) {
-    const auto colon = text.find(':');
-    host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (port.empty()) return std::nullopt;
-  }
+  auto hp = split_host_port(text);
+  if (!hp) return std::nullopt;
   // IpAddress::parse also takes MTA forms ("IPv6:...", "[...]"); a server
   // is a bare address.
-  if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos)
+  if (hp->host.empty() ||
+      hp->host.find_first_not_of("0123456789abcdefABCDEF.:") != std::string_view::npos)
     return std::nullopt;
-  auto address = IpAddress::parse(host);
-  if (!address || (bracketed && !address->v6)) return std::nullopt;
+  auto address = IpAddress::parse(hp->host);
+  if (!address || (hp->bracketed && !address->v6)) return std::nullopt;
   Server s{*address, 53};
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
-      return std::nullopt;
-    s.port = std::stoi(std::string(port));
-    if (s.port < 1 || s.port > 65535) return std::nullopt;
+  if (!hp->port.empty()) {
+    auto port = parse_port(hp->port);
+    if (!port) return std::nullopt;
+    s.port = *port;
   }
   return s;
 }

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+
 #include <charconv>
 
 namespace esmtp {
@@ -64,6 +66,37 @@ bool Cidr::contains(const IpAddress& ip) const {
 
 std::string Cidr::str() const {
   return base.str() + "/" + std::to_string(prefix);
+}
+
+std::optional<HostPort> split_host_port(std::string_view text) {
+  HostPort hp{text, {}, false};
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    hp.host = text.substr(1, close - 1);
+    hp.bracketed = true;
+    std::string_view rest = text.substr(close + 1);
+    if (rest.empty()) return hp;
+    if (rest.front() != ':') return std::nullopt;
+    hp.port = rest.substr(1);
+  } else if (std::count(text.begin(), text.end(), ':') == 1) {
+    const auto colon = text.find(':');
+    hp.host = text.substr(0, colon);
+    hp.port = text.substr(colon + 1);
+  } else {
+    return hp;
+  }
+  if (hp.port.empty()) return std::nullopt;
+  return hp;
+}
+
+std::optional<int> parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != text.npos)
+    return std::nullopt;
+  int port = 0;
+  std::from_chars(text.data(), text.data() + text.size(), port);
+  if (port < 1 || port > 65535) return std::nullopt;
+  return port;
 }
 
 }  // namespace esmtp

@@ -24,6 +24,21 @@ struct IpAddress {
   friend bool operator==(const IpAddress&, const IpAddress&) = default;
 };
 
+// "HOST", "HOST:PORT", "[ADDRESS]", "[ADDRESS]:PORT", or a bare IPv6
+// address (more than one ':'): DNS servers in the configuration, probe
+// targets. nullopt for a '[' without ']', anything but ":PORT" after ']', or
+// ":" with no port; the host (possibly empty) and the port text are the
+// caller's to check (parse_port()).
+struct HostPort {
+  std::string_view host;
+  std::string_view port;  // empty: none given
+  bool bracketed = false;
+};
+std::optional<HostPort> split_host_port(std::string_view text);
+
+// 1..65535 written in decimal digits only.
+std::optional<int> parse_port(std::string_view text);
+
 struct Cidr {
   IpAddress base;
   unsigned prefix = 0;

@@ -67,6 +67,28 @@ TEST(Net, ParsesMtaForms) {
   EXPECT_FALSE(IpAddress::parse("mx.example.org"));
 }
 
+TEST(Net, HostPortForms) {
+  auto hp = split_host_port("[2001:db8::1]:5353");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "2001:db8::1");
+  EXPECT_EQ(hp->port, "5353");
+  EXPECT_TRUE(hp->bracketed);
+  hp = split_host_port("192.0.2.1:53");
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "192.0.2.1");
+  EXPECT_EQ(hp->port, "53");
+  hp = split_host_port("2001:db8::1");  // bare IPv6: no port
+  ASSERT_TRUE(hp);
+  EXPECT_EQ(hp->host, "2001:db8::1");
+  EXPECT_TRUE(hp->port.empty());
+  for (const char* bad : {"[::1", "[::1]x", "[::1]:", "host:"})
+    EXPECT_FALSE(split_host_port(bad)) << bad;
+  EXPECT_EQ(parse_port("25"), 25);
+  EXPECT_EQ(parse_port("65535"), 65535);
+  for (const char* bad : {"", "0", "65536", "123456", "12x", "-1", "+25"})
+    EXPECT_FALSE(parse_port(bad)) << bad;
+}
+
 TEST(Net, CidrContainment) {
   auto c = Cidr::parse("192.0.2.77/24");
   ASSERT_TRUE(c);

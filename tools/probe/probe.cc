@@ -612,39 +612,14 @@ void print_text(const ProbeResult& r, const std::vector<Finding>& findings, int 
 
 bool split_target(const std::string& target, std::string* host, int* port) {
   *port = 0;
-  std::string_view t = target;
-  std::string_view port_text;
-  if (t.empty()) return false;
-  if (t.front() == '[') {
-    auto close = t.find(']');
-    if (close == std::string_view::npos) return false;
-    *host = std::string(t.substr(1, close - 1));
-    std::string_view after = t.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      port_text = after.substr(1);
-      if (port_text.empty()) return false;
-    }
-  } else if (std::count(t.begin(), t.end(), ':') > 1) {
-    *host = std::string(t);  // a bare IPv6 address
-  } else if (auto colon = t.find(':'); colon != std::string_view::npos) {
-    *host = std::string(t.substr(0, colon));
-    port_text = t.substr(colon + 1);
-    if (port_text.empty()) return false;
-  } else {
-    *host = std::string(t);
+  auto hp = split_host_port(target);
+  if (!hp || hp->host.empty() || hp->host.size() > 253) return false;
+  if (!hp->port.empty()) {
+    auto p = parse_port(hp->port);
+    if (!p) return false;
+    *port = *p;
   }
-  if (host->empty() || host->size() > 253) return false;
-  if (!port_text.empty()) {
-    if (port_text.size() > 5) return false;
-    int p = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9') return false;
-      p = p * 10 + (c - '0');
-    }
-    if (p < 1 || p > 65535) return false;
-    *port = p;
-  }
+  *host = std::string(hp->host);
   return true;
 }
 
