@@ -322,10 +322,10 @@ class Daemon:
         self.stderr = open(self.env.path(Path(self.argv[0]).name + ".stderr"), "ab")
         # Ready: the socket answers and the daemon has logged "starting:",
         # which both do after dropping privileges (the socket listens before).
-        started = self.log().count(" starting: ")
+        started = len(re.findall(r"\bstarting: ", self.log()))  # text or JSON lines
         self.proc = subprocess.Popen(self.argv, stdout=self.stderr, stderr=self.stderr)
         wait_until(lambda: self.proc.poll() is not None or
-                   (self.ready() and self.log().count(" starting: ") > started),
+                   (self.ready() and len(re.findall(r"\bstarting: ", self.log())) > started),
                    what=self.argv[0])
         if self.proc.poll() is not None:
             raise RuntimeError(f"{self.argv[0]} exited with {self.proc.returncode}: "
