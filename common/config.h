@@ -78,7 +78,7 @@ struct LogConfig {
 };
 
 struct MilterConfig {
-  std::string socket = "unix:/run/esmtp-inspect/milter.sock";
+  std::string socket = "unix:/var/spool/postfix/esmtp-inspect/milter.sock";
   std::string user = "esmtp-inspect";
   std::string group = "postfix";
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
@@ -86,7 +86,7 @@ struct MilterConfig {
 };
 
 struct PolicyConfig {
-  std::vector<std::string> listen{"unix:/run/esmtp-inspect/policy.sock", "inet:127.0.0.1:10040"};
+  std::vector<std::string> listen{"unix:/var/spool/postfix/esmtp-inspect/policy.sock"};
   std::uint32_t max_connections = 1000;
   std::string user = "esmtp-inspect";
   std::string group = "postfix";

@@ -283,9 +283,11 @@ const Setting kSettings[] = {
      [](const Config& c) { return str_node(level_name(c.log.level)); }},
 
     {"milter", "", "The milter daemon, esmtp-inspect-milter."},
-    {"milter.socket", "unix:/run/esmtp-inspect/milter.sock",
-     "libmilter socket: unix:/path or inet:PORT@HOST. Postfix: smtpd_milters = "
-     "unix:/run/esmtp-inspect/milter.sock (or inet:HOST:PORT).",
+    {"milter.socket", "unix:/var/spool/postfix/esmtp-inspect/milter.sock",
+     "libmilter socket: unix:/path or inet:PORT@HOST. The default folder is inside Postfix's "
+     "queue directory, where a chrooted smtpd can reach it: Postfix names it relative to "
+     "the queue directory, smtpd_milters = unix:esmtp-inspect/milter.sock (for inet: "
+     "inet:HOST:PORT); Sendmail uses the absolute path.",
      [](Config& c, const YAML::Node& n) -> Err {
        if (auto e = as_scalar(n, c.milter.socket)) return e;
        return check_milter_socket(c.milter.socket);
@@ -311,8 +313,10 @@ const Setting kSettings[] = {
      [](const Config& c) { return str_node(duration_text(c.milter.timeout)); }},
 
     {"policy", "", "The Postfix policy service, esmtp-inspect-policyd."},
-    {"policy.listen", "[unix:/run/esmtp-inspect/policy.sock, inet:127.0.0.1:10040]",
-     "Listeners: unix:/path (mode 0660) and inet:HOST:PORT.",
+    {"policy.listen", "[unix:/var/spool/postfix/esmtp-inspect/policy.sock]",
+     "Listeners: unix:/path (mode 0660) and inet:HOST:PORT (none unless listed). Postfix: "
+     "check_policy_service unix:esmtp-inspect/policy.sock, relative to the queue directory "
+     "so that it works chrooted or not.",
      [](Config& c, const YAML::Node& n) -> Err {
        if (auto e = as_string_list(n, c.policy.listen)) return e;
        for (const auto& s : c.policy.listen)

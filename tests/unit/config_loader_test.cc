@@ -54,8 +54,8 @@ TEST(ConfigLoader, SpecExampleLoads) {
   LoadResult r = load_config_string(R"(
 mode: enforce
 log: { to: syslog, facility: mail, format: text, level: info }
-milter: { socket: "unix:/run/esmtp-inspect/milter.sock" }
-policy: { listen: ["unix:/run/esmtp-inspect/policy.sock", "inet:127.0.0.1:10040"], max_connections: 1000 }
+milter: { socket: "unix:/var/spool/postfix/esmtp-inspect/milter.sock" }
+policy: { listen: ["unix:/var/spool/postfix/esmtp-inspect/policy.sock"], max_connections: 1000 }
 dns: { servers: [], timeout: 2s, tries: 2, cache_entries: 10000, on_temperror: tempfail }
 identity:
   self: { names: [mail.example.com], addresses: [198.51.100.30] }
