@@ -1,5 +1,10 @@
 #include "common/config_loader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -135,10 +140,28 @@ Err as_reply(const YAML::Node& n, Reply& out) {
   return {};
 }
 
-// "unix:/path", "local:/path", "inet:PORT@HOST", "inet6:PORT@HOST" (libmilter).
-Err check_milter_socket(const std::string& s) {
+// The path of a unix socket spec for a daemon: absolute (the daemon is not
+// chrooted, and changes directory to / when it detaches) and short enough for
+// sockaddr_un. Postfix's relative names (unix:esmtp-inspect/milter.sock) are
+// relative to Postfix's queue directory, not to ours: say so.
+Err check_socket_path(const std::string& spec, std::string_view path) {
+  if (path.empty() || path.front() != '/')
+    return "\"" + spec +
+           "\" needs an absolute path; Postfix's relative name unix:esmtp-inspect/x.sock is "
+           "/var/spool/postfix/esmtp-inspect/x.sock here";
+  if (path.size() >= sizeof(sockaddr_un{}.sun_path))
+    return "\"" + spec + "\": a unix socket path has at most " +
+           std::to_string(sizeof(sockaddr_un{}.sun_path) - 1) + " octets";
+  return {};
+}
+
+}  // namespace
+
+std::optional<std::string> milter_socket_error(const std::string& s) {
   auto starts = [&](std::string_view p) { return s.rfind(p, 0) == 0; };
-  if ((starts("unix:") || starts("local:")) && s.find('/') != std::string::npos) return {};
+  if (starts("unix:") || starts("local:"))
+    return check_socket_path(s, std::string_view(s).substr(s.find(':') + 1));
+  if (starts("/")) return check_socket_path(s, s);
   if (starts("inet:") || starts("inet6:")) {
     std::string_view rest(s);
     rest.remove_prefix(s.find(':') + 1);
@@ -152,8 +175,8 @@ Err check_milter_socket(const std::string& s) {
 }
 
 // "unix:/path" or "inet:HOST:PORT" (HOST may be [v6]).
-Err check_listen(const std::string& s) {
-  if (s.rfind("unix:/", 0) == 0) return {};
+std::optional<std::string> listen_error(const std::string& s) {
+  if (s.rfind("unix:", 0) == 0) return check_socket_path(s, std::string_view(s).substr(5));
   if (s.rfind("inet:", 0) == 0) {
     std::size_t colon = s.rfind(':');
     std::string_view port(s.c_str() + colon + 1);
@@ -164,6 +187,8 @@ Err check_listen(const std::string& s) {
   }
   return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
 }
+
+namespace {
 
 // "1.2.3.4", "1.2.3.4:53", "2001:db8::1", "[2001:db8::1]:53".
 Err check_dns_server(const std::string& s) {
@@ -290,7 +315,7 @@ const Setting kSettings[] = {
      "inet:HOST:PORT); Sendmail uses the absolute path.",
      [](Config& c, const YAML::Node& n) -> Err {
        if (auto e = as_scalar(n, c.milter.socket)) return e;
-       return check_milter_socket(c.milter.socket);
+       return milter_socket_error(c.milter.socket);
      },
      [](const Config& c) { return str_node(c.milter.socket); }},
     {"milter.user", "esmtp-inspect",
@@ -320,7 +345,7 @@ const Setting kSettings[] = {
      [](Config& c, const YAML::Node& n) -> Err {
        if (auto e = as_string_list(n, c.policy.listen)) return e;
        for (const auto& s : c.policy.listen)
-         if (auto e = check_listen(s)) return e;
+         if (auto e = listen_error(s)) return e;
        return {};
      },
      [](const Config& c) { return list_node(c.policy.listen); }},
@@ -913,18 +938,43 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
 }
 
 LoadResult load_config_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    LoadResult r;
-    r.errors.push_back({path, 0, 0, std::string("cannot open: ") + std::strerror(errno)});
+  LoadResult r;
+  auto fail = [&](std::string message) {
+    r.errors.push_back({path, 0, 0, std::move(message)});
     return r;
+  };
+  // O_NONBLOCK: a FIFO at the path must not hang us (it is refused below); a
+  // directory opens but is not a configuration file either (yaml-cpp would
+  // read it as an empty file: the defaults). /dev/null is allowed, for the
+  // CLI (`test --config /dev/null`); the daemons accept regular files only
+  // (daemon.h, config_file_path()).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+    ::close(fd);
+    return fail(S_ISDIR(st.st_mode) ? "is a directory, not a configuration file"
+                                    : "is not a regular file");
+  }
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
+    ::close(fd);
+    return fail(fmt::format("file is larger than {} octets", kMaxConfigBytes));
   }
   std::string text;
   char buf[65536];
-  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
-    text.append(buf, static_cast<std::size_t>(in.gcount()));
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int e = errno;
+      ::close(fd);
+      return fail(std::string("cannot read: ") + std::strerror(e));
+    }
+    if (n == 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
     if (text.size() > kMaxConfigBytes) break;
   }
+  ::close(fd);
   return load_config_string(text, path);
 }
 

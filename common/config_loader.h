@@ -14,6 +14,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,5 +50,12 @@ std::string dump_config(const Config& c);
 
 // The annotated default configuration shipped as conf/esmtp-inspect.yaml.
 std::string annotated_default_config();
+
+// Why a socket spec cannot be used, or nullopt: milter.socket / -s
+// ("unix:/path", "local:/path", "/path", "inet:PORT@HOST") and
+// policy.listen / -l ("unix:/path", "inet:HOST:PORT"). Unix paths must be
+// absolute and fit a sockaddr_un.
+std::optional<std::string> milter_socket_error(const std::string& spec);
+std::optional<std::string> listen_error(const std::string& spec);
 
 }  // namespace esmtp

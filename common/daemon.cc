@@ -5,13 +5,15 @@
 #include <pwd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <vector>
-
+#include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "common/config_loader.h"
 
@@ -40,6 +42,8 @@ bool Runtime::reload() {
       return false;
     }
     logger = std::move(fresh);
+  } else {
+    reopen_log();
   }
   std::shared_ptr<DnsResolver> resolver = resolver_;
   const DnsConfig& d = r.config->dns;
@@ -56,6 +60,9 @@ bool Runtime::reload() {
   if (r.config->milter.socket != old_config->milter.socket ||
       r.config->policy.listen != old_config->policy.listen)
     logger->warning("reload: listening sockets changed in {}; restart to apply", path_);
+  if (r.config->milter.user != old_config->milter.user ||
+      r.config->policy.user != old_config->policy.user)
+    logger->warning("reload: run-as user changed in {}; restart to apply", path_);
   {
     std::lock_guard lock(mu_);
     config_ = r.config;
@@ -64,6 +71,12 @@ bool Runtime::reload() {
   }
   logger->info("reloaded configuration from {}", path_);
   return true;
+}
+
+void Runtime::reopen_log() {
+  auto logger = this->logger();
+  std::string error;
+  if (!logger->reopen(&error)) logger->error("{}; still writing to the old file", error);
 }
 
 DnsOptions dns_options(const DnsConfig& d) {
@@ -75,97 +88,250 @@ DnsOptions dns_options(const DnsConfig& d) {
   return o;
 }
 
-DaemonStart start_daemon(const std::string& config_path, const std::string& tag, bool check_only) {
-  constexpr int kExitConfig = 78;  // EX_CONFIG
-  DaemonStart s;
-  LoadResult loaded = load_config_file(config_path);
-  if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::cerr << tag << ": " << e.str() << "\n";
-    s.exit_code = kExitConfig;
-    return s;
-  }
-  if (check_only) {
-    std::cout << config_path << ": configuration is valid\n";
-    s.exit_code = 0;
-    return s;
-  }
-  s.config = loaded.config;
-  std::string error;
-  s.logger = Logger::from_config(s.config->log, tag, &error);
-  if (!s.logger) {
-    std::cerr << tag << ": " << error << "\n";
-    s.exit_code = kExitConfig;
-    return s;
-  }
-  return s;
-}
-
-std::optional<Identity> lookup_user(const std::string& user, std::string* error) {
+std::optional<Credentials> resolve_credentials(const RunAs& run_as, std::string* error) {
+  Credentials c;
+  c.user = run_as.user;
+  c.uid = ::geteuid();
+  c.gid = ::getegid();
   std::vector<char> buf(16384);
-  passwd pw{};
-  passwd* found = nullptr;
-  int rc = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
-  if (rc != 0 || !found) {
-    if (error)
-      *error = "user \"" + user + "\" does not exist" +
-               (rc ? std::string(": ") + std::strerror(rc) : "");
-    return std::nullopt;
+  if (!run_as.user.empty()) {
+    passwd pw{};
+    passwd* found = nullptr;
+    const int rc = ::getpwnam_r(run_as.user.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) {
+      if (error)
+        *error = "user \"" + run_as.user + "\" does not exist" +
+                 (rc ? std::string(": ") + std::strerror(rc) : std::string()) +
+                 " (create it, or name another user)";
+      return std::nullopt;
+    }
+    c.uid = pw.pw_uid;
+    c.gid = pw.pw_gid;
+    c.become = ::geteuid() == 0;
   }
-  return Identity{pw.pw_uid, pw.pw_gid};
+  if (!run_as.group.empty()) {
+    struct group gr {};
+    struct group* found = nullptr;
+    const int rc = ::getgrnam_r(run_as.group.c_str(), &gr, buf.data(), buf.size(), &found);
+    if (rc != 0 || !found) {
+      if (error)
+        *error = "group \"" + run_as.group + "\" does not exist" +
+                 (rc ? std::string(": ") + std::strerror(rc) : std::string()) +
+                 " (the MTA's group, postfix for Postfix)";
+      return std::nullopt;
+    }
+    c.socket_gid = gr.gr_gid;
+  }
+  return c;
 }
 
-std::optional<gid_t> lookup_group(const std::string& group, std::string* error) {
-  std::vector<char> buf(16384);
-  struct group gr {};
-  struct group* found = nullptr;
-  int rc = getgrnam_r(group.c_str(), &gr, buf.data(), buf.size(), &found);
-  if (rc != 0 || !found) {
-    if (error) *error = "group \"" + group + "\" does not exist";
-    return std::nullopt;
+EffectiveIds::EffectiveIds(const Credentials& creds, For what)
+    : old_umask_(::umask(what == For::kSockets ? 0117 : 0027)) {
+  if (!creds.become) return;
+  const gid_t group = what == For::kSockets ? creds.socket_gid.value_or(creds.gid) : creds.gid;
+  if (::setgroups(1, &group) != 0 || ::setegid(group) != 0 || ::seteuid(creds.uid) != 0) {
+    error_ = std::string("cannot act as user ") + creds.user + ": " + std::strerror(errno);
+    ok_ = false;
+    (void)!::seteuid(0);
+    (void)!::setegid(0);
+    (void)!::setgroups(0, nullptr);
+    return;
   }
-  return gr.gr_gid;
+  switched_ = true;
 }
 
-bool drop_privileges(const std::string& user, std::string* error) {
-  if (geteuid() != 0 || user.empty()) return true;
-  auto id = lookup_user(user, error);
-  if (!id) return false;
-  if (initgroups(user.c_str(), id->gid) != 0 || setgid(id->gid) != 0 || setuid(id->uid) != 0) {
-    if (error) *error = "cannot become user \"" + user + "\": " + std::strerror(errno);
+EffectiveIds::~EffectiveIds() {
+  if (switched_) {
+    // Back to root; the start-up continues as root until drop_privileges().
+    if (::seteuid(0) != 0 || ::setegid(0) != 0 || ::setgroups(0, nullptr) != 0) std::abort();
+  }
+  ::umask(old_umask_);
+}
+
+bool drop_privileges(const Credentials& creds, std::string* error) {
+  if (!creds.become) return true;
+  if (::initgroups(creds.user.c_str(), creds.gid) != 0 || ::setgid(creds.gid) != 0 ||
+      ::setuid(creds.uid) != 0) {
+    if (error) *error = "cannot become user \"" + creds.user + "\": " + std::strerror(errno);
     return false;
   }
-  if (setuid(0) == 0) {  // must not be able to regain root
+  if (::setuid(0) == 0) {  // must not be able to regain root
     if (error) *error = "privileges were not dropped";
     return false;
   }
   return true;
 }
 
-bool secure_socket_file(const std::string& path, const std::string& user, const std::string& group,
-                        std::string* error) {
-  uid_t uid = static_cast<uid_t>(-1);
-  gid_t gid = static_cast<gid_t>(-1);
-  if (!user.empty() && geteuid() == 0) {
-    auto id = lookup_user(user, error);
-    if (!id) return false;
-    uid = id->uid;
+std::optional<std::string> config_file_path(const std::string& arg, std::string* error) {
+  std::error_code ec;
+  const std::filesystem::path absolute = std::filesystem::absolute(arg, ec).lexically_normal();
+  if (ec) {
+    if (error) *error = arg + ": " + ec.message();
+    return std::nullopt;
   }
-  if (!group.empty()) {
-    auto g = lookup_group(group, error);
-    if (!g) return false;
-    gid = *g;
+  struct stat st {};
+  if (::stat(absolute.c_str(), &st) != 0) {
+    if (error) *error = absolute.string() + ": cannot open: " + std::strerror(errno);
+    return std::nullopt;
   }
-  if (uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) {
-    if (chown(path.c_str(), uid, gid) != 0) {
-      if (error) *error = "chown " + path + ": " + std::strerror(errno);
-      return false;
-    }
+  if (!S_ISREG(st.st_mode)) {
+    if (error)
+      *error = absolute.string() +
+               (S_ISDIR(st.st_mode) ? ": is a directory, not a configuration file"
+                                    : ": is not a regular file");
+    return std::nullopt;
   }
-  if (chmod(path.c_str(), 0660) != 0) {
-    if (error) *error = "chmod " + path + ": " + std::strerror(errno);
+  return absolute.string();
+}
+
+Startup::~Startup() {
+  if (parent_fd_ >= 0) ::close(parent_fd_);
+}
+
+int Startup::fail(int code, std::string_view message) {
+  if (logger_) logger_->error("{}", message);
+  if (parent_fd_ >= 0) {
+    std::string packet(1, static_cast<char>(code == 0 ? 1 : code));
+    packet += message;
+    (void)!::write(parent_fd_, packet.data(), packet.size());
+    ::close(parent_fd_);
+    parent_fd_ = -1;
+  } else if (!(logger_ && log_on_stderr_)) {
+    std::cerr << tag_ << ": " << message << std::endl;
+  }
+  return code;
+}
+
+namespace {
+
+// The parent of a detached daemon: the child's verdict on its start-up.
+[[noreturn]] void wait_for_child(const std::string& tag, pid_t child, int fd) {
+  std::string packet;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    packet.append(buf, static_cast<std::size_t>(n));
+  }
+  if (!packet.empty()) {
+    const int code = static_cast<unsigned char>(packet[0]);
+    if (code == 0) _exit(0);
+    std::cerr << tag << ": " << packet.substr(1) << std::endl;
+    _exit(code);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status))
+    std::cerr << tag << ": the daemon died during start-up on signal " << WTERMSIG(status)
+              << std::endl;
+  else
+    std::cerr << tag << ": the daemon exited during start-up with status " << WEXITSTATUS(status)
+              << std::endl;
+  _exit(WIFEXITED(status) && WEXITSTATUS(status) != 0 ? WEXITSTATUS(status) : kExitStartup);
+}
+
+}  // namespace
+
+bool Startup::detach(std::string* error) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    if (error) *error = std::string("pipe: ") + std::strerror(errno);
     return false;
   }
+  std::cout.flush();
+  std::cerr.flush();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    if (error) *error = std::string("fork: ") + std::strerror(errno);
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return false;
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    wait_for_child(tag_, pid, fds[0]);
+  }
+  ::close(fds[0]);
+  parent_fd_ = fds[1];
+  ::setsid();
+  if (::chdir("/") != 0) {
+    if (error) *error = std::string("chdir /: ") + std::strerror(errno);
+    return false;
+  }
+  const int null = ::open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    ::dup2(null, STDIN_FILENO);
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    if (null > STDERR_FILENO) ::close(null);
+  }
   return true;
+}
+
+void Startup::ready(std::string_view status) {
+  if (parent_fd_ >= 0) {
+    const char ok = 0;
+    (void)!::write(parent_fd_, &ok, 1);
+    ::close(parent_fd_);
+    parent_fd_ = -1;
+  }
+  notify_service_manager("READY=1\nSTATUS=" + std::string(status));
+}
+
+void notify_service_manager(std::string_view state) {
+  // sd_notify() does nothing (returns 0) when $NOTIFY_SOCKET is unset; the
+  // variable is kept so that later states (RELOADING, STOPPING) reach
+  // systemd too.
+  const std::string s(state);
+  ::sd_notify(0, s.c_str());
+}
+
+DaemonStart start_daemon(const std::string& config_arg, const std::string& tag, bool check_only,
+                         RunAs (*run_as)(const Config&)) {
+  DaemonStart s;
+  std::string error;
+  auto path = config_file_path(config_arg, &error);
+  if (!path) {
+    std::cerr << tag << ": " << error << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  s.config_path = *path;
+  LoadResult loaded = load_config_file(s.config_path);
+  if (!loaded.ok()) {
+    for (const auto& e : loaded.errors) std::cerr << tag << ": " << e.str() << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  const RunAs who = run_as(*loaded.config);
+  auto creds = resolve_credentials(who, &error);
+  if (!creds) {
+    std::cerr << tag << ": " << s.config_path << ": " << error << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  s.credentials = *creds;
+  if (check_only) {
+    std::cout << s.config_path << ": configuration is valid\n";
+    s.exit_code = 0;
+    return s;
+  }
+  s.config = loaded.config;
+  {
+    // A `file:` log is created by the run-as user, who reopens it later.
+    EffectiveIds ids(s.credentials, EffectiveIds::For::kFiles);
+    if (ids.ok()) s.logger = Logger::from_config(s.config->log, tag, &error);
+    else error = ids.error();
+  }
+  if (!s.logger) {
+    std::cerr << tag << ": " << error
+              << (s.credentials.become ? " (as user " + s.credentials.user + ")" : "") << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
+  return s;
 }
 
 std::uint64_t raise_fd_limit() {
@@ -176,28 +342,6 @@ std::uint64_t raise_fd_limit() {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
   return rl.rlim_cur;
-}
-
-bool detach(std::string* error) {
-  pid_t pid = fork();
-  if (pid < 0) {
-    if (error) *error = std::string("fork: ") + std::strerror(errno);
-    return false;
-  }
-  if (pid > 0) _exit(0);
-  setsid();
-  if (chdir("/") != 0) {
-    if (error) *error = std::string("chdir /: ") + std::strerror(errno);
-    return false;
-  }
-  int fd = open("/dev/null", O_RDWR);
-  if (fd >= 0) {
-    dup2(fd, STDIN_FILENO);
-    dup2(fd, STDOUT_FILENO);
-    dup2(fd, STDERR_FILENO);
-    if (fd > STDERR_FILENO) close(fd);
-  }
-  return true;
 }
 
 }  // namespace esmtp

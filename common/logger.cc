@@ -136,6 +136,15 @@ class StreamSink : public LogSink {
     }
   }
 
+ protected:
+  // Writes go to `fd` from now on; the old descriptor is closed.
+  void replace_fd(int fd) {
+    std::lock_guard lock(mu_);
+    if (owned_) close(fd_);
+    fd_ = fd;
+    owned_ = true;
+  }
+
  private:
   std::mutex mu_;
   int fd_;
@@ -300,14 +309,40 @@ std::unique_ptr<LogSink> make_stream_sink(int fd, std::string tag) {
   return std::make_unique<StreamSink>(fd, false, std::move(tag));
 }
 
+namespace {
+
+int open_log_file(const std::string& path, std::string* error) {
+  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+  if (fd < 0 && error)
+    *error = fmt::format("cannot open log file {}: {}", path, std::strerror(errno));
+  return fd;
+}
+
+// A `file:` log. logrotate renames the file and signals the daemon, which
+// opens PATH again (SPEC section 8); lines written in between go to the
+// renamed file, none is lost.
+class FileSink : public StreamSink {
+ public:
+  FileSink(int fd, std::string path, std::string tag)
+      : StreamSink(fd, true, std::move(tag)), path_(std::move(path)) {}
+  bool reopen(std::string* error) override {
+    int fd = open_log_file(path_, error);
+    if (fd < 0) return false;
+    replace_fd(fd);
+    return true;
+  }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
 std::unique_ptr<LogSink> make_file_sink(const std::string& path, std::string tag,
                                         std::string* error) {
-  int fd = open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) {
-    if (error) *error = fmt::format("cannot open log file {}: {}", path, std::strerror(errno));
-    return nullptr;
-  }
-  return std::make_unique<StreamSink>(fd, true, std::move(tag));
+  int fd = open_log_file(path, error);
+  if (fd < 0) return nullptr;
+  return std::make_unique<FileSink>(fd, path, std::move(tag));
 }
 
 }  // namespace esmtp

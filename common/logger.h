@@ -55,6 +55,9 @@ class LogSink {
  public:
   virtual ~LogSink() = default;
   virtual void write(LogLevel level, std::string_view line) = 0;
+  // Opens the target again (a file renamed by logrotate); the old one stays
+  // in use when that fails. Sinks without a file have nothing to do.
+  virtual bool reopen(std::string* /*error*/) { return true; }
 };
 
 // Keeps lines in memory (tests, the CLI).
@@ -97,6 +100,9 @@ class Logger {
     log(LogLevel::kError, f, std::forward<A>(args)...);
   }
 
+  // See LogSink::reopen(): SIGHUP and SIGUSR1 call it for `file:` logs.
+  bool reopen(std::string* error) { return sink_->reopen(error); }
+
   LogSink& sink() { return *sink_; }
   const std::string& tag() const { return tag_; }
 
@@ -111,7 +117,8 @@ class Logger {
 
 std::unique_ptr<LogSink> make_syslog_sink(std::string_view tag, std::string_view facility);
 std::unique_ptr<LogSink> make_stream_sink(int fd, std::string tag);  // stderr, files
-// Opens PATH for appending; null on error (message in *error).
+// Opens PATH for appending (mode 0640 when created); null on error (message
+// in *error). reopen() opens PATH again, for logrotate.
 std::unique_ptr<LogSink> make_file_sink(const std::string& path, std::string tag,
                                         std::string* error);
 

@@ -3,19 +3,27 @@
 //   esmtp-inspect-milter [-c FILE] [-f] [-s SOCKET] [--pidfile FILE]
 //                        [--check-config] [--version]
 //
+// Options, start-up, signals, files and exit codes: esmtp-inspect-milter(8).
+// Start-up is common/daemon.h's: every fatal error on stderr and in the log
+// before the daemon forks (or handed to the waiting parent after), the socket
+// created with its final owner and mode, a running instance left alone.
+//
 // Signals: SIGHUP reloads the configuration (a file with errors is logged and
 // the running one stays; connections in flight finish on the configuration
-// they started with); SIGTERM and SIGINT stop cleanly.
+// they started with) and reopens a file log; SIGUSR1 reopens a file log;
+// SIGTERM and SIGINT stop accepting connections and let every message in
+// flight finish with its real verdict, for at most milter.timeout.
 //
-// libmilter's own signal thread treats SIGHUP as "stop" (which is why other
-// milters reload on SIGUSR1). So the signals are blocked before any thread
-// exists, smfi_main() runs in a worker thread, the main thread waits for them
-// in sigwait(), and libmilter's thread is kept from ever waiting for SIGHUP:
-// this program defines sigwait() (below), which libmilter's call resolves to,
-// and drops SIGHUP from the set for every thread but the main one. (Waiting
-// alone is not enough: a SIGHUP arriving while the main thread is busy
-// reloading would go to the other waiting thread - libmilter's - and stop
-// the milter; seen under a storm of SIGHUPs.)
+// libmilter's own signal thread treats SIGHUP as "stop" and SIGINT as
+// "abort every session" (which is why other milters reload on SIGUSR1). So
+// the signals are blocked before any thread exists, smfi_main() runs in a
+// worker thread, the main thread waits for them in sigwait(), and
+// libmilter's thread is kept from ever waiting for them: this program
+// defines sigwait() (below), which libmilter's call resolves to, and gives
+// every thread but the main one an empty set. (Waiting alone is not enough:
+// a SIGHUP arriving while the main thread is busy reloading would go to the
+// other waiting thread - libmilter's - and stop the milter; seen under a
+// storm of SIGHUPs.)
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 #include <pthread.h>
@@ -29,7 +37,6 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -37,6 +44,7 @@
 #include "common/daemon.h"
 #include "common/dns_resolver.h"
 #include "common/identity.h"
+#include "common/listen_socket.h"
 #include "milter/milter_connection.h"
 
 namespace {
@@ -47,8 +55,11 @@ pthread_t g_main_thread;
 // Interposes the C library's sigwait() for libmilter (see the file comment).
 extern "C" int sigwait(const sigset_t* set, int* sig) {
   sigset_t wanted = *set;
-  if (g_main_thread_known && !pthread_equal(pthread_self(), g_main_thread))
-    sigdelset(&wanted, SIGHUP);
+  if (g_main_thread_known && !pthread_equal(pthread_self(), g_main_thread)) {
+    // libmilter's signal thread: it waits forever (the signals stay blocked
+    // in every thread, so the main thread alone receives them).
+    for (int s : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigdelset(&wanted, s);
+  }
   for (;;) {
     int r = sigwaitinfo(&wanted, nullptr);
     if (r >= 0) {
@@ -62,7 +73,6 @@ extern "C" int sigwait(const sigset_t* set, int* sig) {
 namespace esmtp {
 namespace {
 
-constexpr int kExitConfig = 78;  // EX_CONFIG
 constexpr const char* kTag = "esmtp-inspect-milter";
 
 Runtime* g_runtime = nullptr;
@@ -336,50 +346,52 @@ sfsistat on_close(SMFICTX* ctx) {
   return SMFIS_CONTINUE;
 }
 
-std::string unix_socket_path_of(const std::string& spec) {
-  for (const char* prefix : {"unix:", "local:"})
-    if (spec.rfind(prefix, 0) == 0) return spec.substr(std::strlen(prefix));
-  if (!spec.empty() && spec.front() == '/') return spec;
-  return {};
+RunAs milter_run_as(const Config& c) {
+  return {c.milter.user, c.milter.group};
 }
 
 int run(int argc, char** argv) {
   CLI::App app{"esmtp-inspect-milter: SMTP inspection rules as a Postfix/Sendmail milter"};
-  std::string config_path = "/etc/esmtp-inspect/esmtp-inspect.yaml";
+  std::string config_arg = "/etc/esmtp-inspect/esmtp-inspect.yaml";
   std::string socket, pidfile;
   bool foreground = false, check_only = false;
-  app.add_option("-c,--config", config_path, "configuration file");
+  app.add_option("-c,--config", config_arg, "configuration file");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
   app.add_option("-s,--socket", socket,
                  "listen socket, overrides milter.socket (unix:/path or inet:PORT@HOST)");
   app.add_option("--pidfile", pidfile, "write the process ID to this file");
-  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("--check-config", check_only,
+               "validate the configuration, the run-as user and group, and exit");
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  DaemonStart start = start_daemon(config_path, kTag, check_only);
+  if (!socket.empty()) {
+    if (auto e = milter_socket_error(socket)) {
+      std::cerr << kTag << ": -s: " << *e << "\n";
+      return kExitConfig;
+    }
+  }
+  DaemonStart start = start_daemon(config_arg, kTag, check_only, milter_run_as);
   if (start.exit_code) return *start.exit_code;
   std::shared_ptr<const Config> config = start.config;
   std::shared_ptr<Logger> logger = start.logger;
+  const Credentials& creds = start.credentials;
+  Startup startup(kTag);
+  startup.set_logger(logger, config->log.to == LogTarget::kStderr);
   std::string error;
   if (socket.empty()) socket = config->milter.socket;
 
-  raise_fd_limit();
-  if (!foreground && !detach(&error)) {
-    logger->error("{}", error);
-    return 1;
+  // The socket: a running instance's is left alone; ours is born with its
+  // final owner, group and mode 0660 (no chown/chmod by path afterwards).
+  const std::string path = unix_socket_path(socket);
+  if (!path.empty()) {
+    if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
+    EffectiveIds ids(creds);
+    if (!ids.ok()) return startup.fail(kExitStartup, ids.error());
+    if (!socket_folder_writable(path, creds.user, &error))
+      return startup.fail(kExitStartup, error);
+    remove_stale_socket(path);
   }
-  // Before any thread exists, so that every thread inherits the mask.
-  g_main_thread = pthread_self();
-  g_main_thread_known = true;
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGHUP);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>(kTag);
   desc.xxfi_version = SMFI_VERSION;
@@ -396,38 +408,56 @@ int run(int argc, char** argv) {
   desc.xxfi_abort = on_abort;
   desc.xxfi_close = on_close;
   desc.xxfi_negotiate = on_negotiate;
+  bool listening = false;
+  {
+    EffectiveIds ids(creds);
+    listening =
+        ids.ok() && smfi_setconn(socket.data()) == MI_SUCCESS && smfi_register(desc) == MI_SUCCESS &&
+        smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) == MI_SUCCESS &&
+        smfi_opensocket(false) == MI_SUCCESS;
+  }
+  if (!listening)
+    return startup.fail(kExitStartup,
+                        "cannot listen on " + socket +
+                            (path.empty() ? ": the port is in use or the address is not local"
+                                          : ": check the path and its folder's permissions"));
+  std::optional<SocketFile> socket_file;
+  if (!path.empty()) socket_file = SocketFile::record(path);
+  // Whatever ends the start-up or the daemon, the socket goes with it.
+  struct Cleanup {
+    std::optional<SocketFile>& socket;
+    std::string pidfile;
+    ~Cleanup() {
+      if (socket) socket->remove();
+      if (!pidfile.empty()) remove_pidfile(pidfile);
+    }
+  } cleanup{socket_file, {}};
 
-  const std::string path = unix_socket_path_of(socket);
-  mode_t old_umask = umask(0117);  // the socket is born 0660
-  if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
-      smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
-      smfi_opensocket(true) != MI_SUCCESS) {
-    logger->error("cannot listen on {}: check the path or port and permissions", socket);
-    return 1;
-  }
-  umask(old_umask);
-  if (!path.empty() &&
-      !secure_socket_file(path, config->milter.user, config->milter.group, &error)) {
-    logger->error("{}", error);
-    return kExitConfig;
-  }
-  if (!pidfile.empty()) std::ofstream(pidfile) << getpid() << "\n";
-  if (!drop_privileges(config->milter.user, &error)) {
-    logger->error("{}", error);
-    return kExitConfig;
-  }
+  raise_fd_limit();
+  if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
+  // Before any thread exists, so that every thread inherits the mask.
+  g_main_thread = pthread_self();
+  g_main_thread_known = true;
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, sig);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
 
+  if (!drop_privileges(creds, &error)) return startup.fail(kExitStartup, error);
+  // Written by the run-as user, so that it can remove the file at exit.
+  if (!pidfile.empty()) {
+    if (!write_pidfile(pidfile, &error)) return startup.fail(kExitStartup, error);
+    cleanup.pidfile = pidfile;
+  }
   // After detach() and the signal mask: the resolver's thread must exist in
-  // this process and must never take SIGHUP.
+  // this process and must never take the signals.
   std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-  if (!resolver) {
-    logger->error("dns: {}", error);
-    return kExitConfig;
-  }
-  Runtime runtime(config_path, kTag, config, logger, resolver);
+  if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
+  Runtime runtime(start.config_path, kTag, config, logger, resolver);
   g_runtime = &runtime;
-  logger->info("starting: socket={} config={} user={}", socket, config_path,
-               geteuid() == 0 ? "root" : config->milter.user);
+  logger->info("starting: socket={} config={} user={}", socket, start.config_path,
+               geteuid() == 0 ? "root" : creds.become ? creds.user : std::to_string(geteuid()));
 
   std::atomic<int> milter_rc{0};
   std::atomic<bool> milter_done{false};
@@ -437,30 +467,48 @@ int run(int argc, char** argv) {
     // Wake the main thread if libmilter stopped on its own.
     kill(getpid(), SIGTERM);
   });
+  startup.ready("serving on " + socket);
   for (;;) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
+      notify_service_manager("RELOADING=1");
       runtime.reload();
+      notify_service_manager("READY=1");
       continue;
     }
-    runtime.logger()->info("stopping on signal {}", sig);
-    // smfi_stop() takes the listener's lock, which libmilter holds across
-    // its poll() (5 s): call it where it may block without delaying us.
-    std::thread([] { smfi_stop(); }).detach();
+    if (sig == SIGUSR1) {
+      runtime.reopen_log();
+      continue;
+    }
+    if (milter_done)
+      runtime.logger()->error("libmilter stopped (status {}); exiting", milter_rc.load());
+    else
+      runtime.logger()->info("stopping on signal {}", sig);
     break;
   }
-  // Sessions in flight finish their current exchange; wait for them, not for
-  // the listener.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  notify_service_manager("STOPPING=1");
+  // No new connections: the socket file goes now (libmilter's listener may
+  // sit in poll() for up to 5 s more). smfi_stop() takes the listener's
+  // lock, which libmilter holds across that poll(): call it where it may
+  // block without delaying us.
+  if (socket_file) socket_file->remove();
+  std::thread([] { smfi_stop(); }).detach();
+  // Every message in flight finishes with its real verdict: the MTA is
+  // waiting for our reply to its end of message. Idle connections just
+  // close (the MTA reconnects or applies its default action).
+  const auto limit = runtime.current().first->milter.timeout;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
   if (g_busy > 0) runtime.logger()->info("waiting for {} message(s) in progress", g_busy.load());
-  while (g_busy > 0 && !milter_done && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (g_busy > 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (g_busy > 0)
+    runtime.logger()->warning("{} message(s) still in progress after milter.timeout ({} s)",
+                              g_busy.load(), limit.count() / 1000);
   if (milter_done)
     worker.join();
   else
     worker.detach();
-  if (!path.empty()) unlink(path.c_str());
   runtime.logger()->info("stopped");
   return !milter_done || milter_rc == MI_SUCCESS ? 0 : 1;
 }

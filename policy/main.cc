@@ -3,10 +3,16 @@
 //   esmtp-inspect-policyd [-c FILE] [-f] [-l LISTEN]... [--spawn] [--pidfile FILE]
 //                         [--check-config] [--version]
 //
+// Options, start-up, signals, files and exit codes: esmtp-inspect-policyd(8).
 // Listens on policy.listen (or -l), or with --spawn serves one connection on
-// stdin/stdout for Postfix's spawn(8). Signals: SIGHUP reloads the
-// configuration (a file with errors is logged and the running one stays; new
-// SMTP sessions take the new one), SIGTERM and SIGINT stop cleanly.
+// stdin/stdout for Postfix's spawn(8). Start-up is common/daemon.h's: every
+// fatal error on stderr and in the log, TCP listeners bound before a unix
+// socket is touched, a running instance left alone, sockets born with their
+// final owner and mode. Signals: SIGHUP reloads the configuration (a file
+// with errors is logged and the running one stays; new SMTP sessions take
+// the new one) and reopens a file log; SIGUSR1 reopens a file log; SIGTERM
+// and SIGINT stop accepting and close each connection once the answer it
+// is working on is written.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -16,103 +22,178 @@
 #include <utility>
 
 #include <boost/asio.hpp>
-#include <fstream>
 #include <iostream>
 
 #include "common/config_loader.h"
 #include "common/daemon.h"
 #include "common/dns_resolver.h"
+#include "common/listen_socket.h"
 #include "policy/policy_server.h"
 
 namespace esmtp {
 namespace {
 
-constexpr int kExitConfig = 78;  // EX_CONFIG
 constexpr const char* kTag = "esmtp-inspect-policyd";
+
+RunAs policy_run_as(const Config& c) {
+  return {c.policy.user, c.policy.group};
+}
+
+// "inet:HOST:PORT" (HOST may be [v6]); the spec was checked by listen_error().
+std::pair<std::string, std::uint16_t> inet_host_port(const std::string& spec) {
+  std::string rest = spec.substr(5);
+  const std::size_t colon = rest.rfind(':');
+  std::string host = rest.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  return {host, static_cast<std::uint16_t>(std::stoul(rest.substr(colon + 1)))};
+}
+
+// The listeners, in an order that changes nothing when start-up fails:
+// every unix path checked (a running instance is left alone), then TCP
+// bound, then the unix sockets created as the run-as user.
+bool open_listeners(const std::vector<std::string>& specs, const Credentials& creds,
+                    std::vector<PolicyServer::Listening>& out, std::string* error) {
+  for (const auto& spec : specs) {
+    const std::string path = unix_socket_path(spec);
+    if (!path.empty() && !check_socket_path(path, creds.user, error)) return false;
+  }
+  for (const auto& spec : specs) {
+    if (!unix_socket_path(spec).empty()) continue;
+    auto [host, port] = inet_host_port(spec);
+    const int fd = listen_tcp(host, port, error);
+    if (fd < 0) return false;
+    out.push_back({spec, fd, false, std::nullopt});
+  }
+  EffectiveIds ids(creds);
+  if (!ids.ok()) {
+    *error = ids.error();
+    return false;
+  }
+  for (const auto& spec : specs) {
+    const std::string path = unix_socket_path(spec);
+    if (path.empty()) continue;
+    if (!socket_folder_writable(path, creds.user, error)) return false;
+    const int fd = listen_unix(path, error);
+    if (fd < 0) return false;
+    out.push_back({spec, fd, true, SocketFile::record(path)});
+  }
+  return true;
+}
 
 int run(int argc, char** argv) {
   CLI::App app{
       "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
       "policy service"};
-  std::string config_path = "/etc/esmtp-inspect/esmtp-inspect.yaml";
+  std::string config_arg = "/etc/esmtp-inspect/esmtp-inspect.yaml";
   std::vector<std::string> listen;
   std::string pidfile;
   bool foreground = false, spawn = false, check_only = false;
-  app.add_option("-c,--config", config_path, "configuration file");
+  app.add_option("-c,--config", config_arg, "configuration file");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
   app.add_option("-l,--listen", listen,
                  "listener, overrides policy.listen (unix:/path or inet:HOST:PORT)");
   app.add_flag("--spawn", spawn, "serve one connection on stdin/stdout (Postfix spawn)");
   app.add_option("--pidfile", pidfile, "write the process ID to this file");
-  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.add_flag("--check-config", check_only,
+               "validate the configuration, the run-as user and group, and exit");
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
   CLI11_PARSE(app, argc, argv);
 
-  DaemonStart start = start_daemon(config_path, kTag, check_only);
+  for (const auto& l : listen) {
+    if (auto e = listen_error(l)) {
+      std::cerr << kTag << ": -l: " << *e << "\n";
+      return kExitConfig;
+    }
+  }
+  DaemonStart start = start_daemon(config_arg, kTag, check_only, policy_run_as);
   if (start.exit_code) return *start.exit_code;
   std::shared_ptr<const Config> config = start.config;
   std::shared_ptr<Logger> logger = start.logger;
+  const Credentials& creds = start.credentials;
+  Startup startup(kTag);
+  startup.set_logger(logger, config->log.to == LogTarget::kStderr);
   std::string error;
   if (listen.empty()) listen = config->policy.listen;
 
-  if (!spawn && !foreground && !detach(&error)) {
-    logger->error("{}", error);
-    return 1;
+  std::vector<PolicyServer::Listening> listening;
+  struct Cleanup {
+    std::vector<PolicyServer::Listening>& listening;
+    std::string pidfile;
+    ~Cleanup() {
+      for (auto& l : listening)
+        if (l.file) l.file->remove();
+      if (!pidfile.empty()) remove_pidfile(pidfile);
+    }
+  } cleanup{listening, {}};
+  if (!spawn) {
+    if (!open_listeners(listen, creds, listening, &error))
+      return startup.fail(kExitStartup, error);
+    if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
   }
   const std::uint64_t fds = raise_fd_limit();
-  if (fds < 2ull * config->policy.max_connections + 64)
+  if (!spawn && fds < 2ull * config->policy.max_connections + 64)
     logger->warning("open file limit {} is low for policy.max_connections {}", fds,
                     config->policy.max_connections);
-  boost::asio::io_context io(1);
-  // After detach(): the resolver's thread must exist in this process. It is
-  // born with SIGHUP, SIGTERM and SIGINT blocked, so that they are handled
-  // by the io_context's thread (signal_set below).
-  sigset_t signal_mask, old_mask;
+  // The signals are blocked before any thread exists: the resolver's thread
+  // is born with them blocked, so that they are handled by the io_context's
+  // thread (signal_set below).
+  sigset_t signal_mask;
   sigemptyset(&signal_mask);
-  for (int sig : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signal_mask, sig);
-  pthread_sigmask(SIG_BLOCK, &signal_mask, &old_mask);
-  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-  pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
-  if (!resolver) {
-    logger->error("dns: {}", error);
-    return kExitConfig;
+  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signal_mask, sig);
+  pthread_sigmask(SIG_BLOCK, &signal_mask, nullptr);
+  if (!spawn) {
+    if (!drop_privileges(creds, &error)) return startup.fail(kExitStartup, error);
+    // Written by the run-as user, so that it can remove the file at exit.
+    if (!pidfile.empty()) {
+      if (!write_pidfile(pidfile, &error)) return startup.fail(kExitStartup, error);
+      cleanup.pidfile = pidfile;
+    }
   }
-  Runtime runtime(config_path, kTag, config, logger, resolver);
+  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
+  if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
+  boost::asio::io_context io(1);
+  Runtime runtime(start.config_path, kTag, config, logger, resolver);
   PolicyServer server(io, runtime);
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  signals.add(SIGUSR1);
+  pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
 
   if (spawn) {
     server.serve_stdio();
     io.run();
     return 0;
   }
-  if (!server.listen(listen, config->policy.user, config->policy.group, &error)) {
-    logger->error("{}", error);
-    return 1;
-  }
-  if (!pidfile.empty()) std::ofstream(pidfile) << getpid() << "\n";
-  if (!drop_privileges(config->policy.user, &error)) {
-    logger->error("{}", error);
-    return kExitConfig;
-  }
-  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        if (sig == SIGHUP) {
-          runtime.reload();
+        if (sig == SIGHUP || sig == SIGUSR1) {
+          if (sig == SIGHUP) {
+            notify_service_manager("RELOADING=1");
+            runtime.reload();
+            notify_service_manager("READY=1");
+          } else {
+            runtime.reopen_log();
+          }
           signals.async_wait(on_signal);
           return;
         }
         runtime.logger()->info("stopping on signal {}", sig);
+        notify_service_manager("STOPPING=1");
         signals.cancel();
-        server.stop();
+        auto budget = runtime.resolver()->budget();
+        server.stop(std::chrono::duration_cast<std::chrono::milliseconds>(budget) +
+                    std::chrono::seconds(2));
       };
   signals.async_wait(on_signal);
+  // The sockets now belong to the server, which removes them when it stops.
+  server.adopt(std::move(listening));
+  listening.clear();
   server.start_accepting();
   std::string where;
   for (const auto& l : listen) where += (where.empty() ? "" : ",") + l;
-  logger->info("starting: listen={} config={} user={}", where, config_path,
-               geteuid() == 0 ? "root" : config->policy.user);
+  logger->info("starting: listen={} config={} user={}", where, start.config_path,
+               geteuid() == 0 ? "root" : creds.become ? creds.user : std::to_string(geteuid()));
+  startup.ready("serving on " + where);
   io.run();
   runtime.logger()->info("stopped");
   return 0;

@@ -19,6 +19,7 @@ constexpr std::size_t kMaxQueued = 64;
 
 struct PolicyServer::Listener {
   std::string spec;
+  std::optional<SocketFile> file;  // unix: removed when the server stops
   std::optional<asio::local::stream_protocol::acceptor> local;
   std::optional<asio::ip::tcp::acceptor> tcp;
 };
@@ -51,6 +52,14 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     in_.close(ignored);
     out_.close(ignored);
     --server_.live_;
+    if (server_.stopping_ && server_.live_ == 0) server_.stop_timer_.cancel();
+  }
+
+  // The server stops: an idle connection closes now; one answering a
+  // request closes once its answer is written (Postfix is waiting for it).
+  void drain() {
+    draining_ = true;
+    if (!busy_) close();
   }
 
  private:
@@ -144,6 +153,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
                         if (ec) return self->close(ec.message());
                         self->queue_.pop_front();
                         self->busy_ = false;
+                        if (self->draining_) return self->close();
                         self->process_next();
                         self->read();
                       });
@@ -164,52 +174,30 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
   bool reading_ = false;
   bool busy_ = false;
   bool closed_ = false;
+  bool draining_ = false;
 };
 
-PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime) : io_(io), runtime_(runtime) {}
+PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime)
+    : io_(io), runtime_(runtime), stop_timer_(io) {}
 
 PolicyServer::~PolicyServer() = default;
 
-bool PolicyServer::listen(const std::vector<std::string>& specs, const std::string& user,
-                          const std::string& group, std::string* error) {
-  for (const auto& spec : specs) {
+void PolicyServer::adopt(std::vector<Listening> listening) {
+  for (auto& in : listening) {
     auto l = std::make_unique<Listener>();
-    l->spec = spec;
-    error_code ec;
-    if (spec.rfind("unix:", 0) == 0) {
-      const std::string path = spec.substr(5);
-      ::unlink(path.c_str());  // a stale socket of a previous run
-      mode_t old = ::umask(0117);
-      l->local.emplace(io_);
-      l->local->open(asio::local::stream_protocol(), ec);
-      if (!ec) l->local->bind(asio::local::stream_protocol::endpoint(path), ec);
-      if (!ec) l->local->listen(asio::socket_base::max_listen_connections, ec);
-      ::umask(old);
-      if (!ec && !secure_socket_file(path, user, group, error)) return false;
+    l->spec = in.spec;
+    l->file = std::move(in.file);
+    if (in.local) {
+      l->local.emplace(io_, asio::local::stream_protocol(), in.fd);
     } else {
-      // inet:HOST:PORT, HOST may be [v6]
-      std::string rest = spec.substr(5);
-      const std::size_t colon = rest.rfind(':');
-      std::string host = rest.substr(0, colon);
-      if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-      const auto port = static_cast<unsigned short>(std::stoul(rest.substr(colon + 1)));
-      auto addr = asio::ip::make_address(host, ec);
-      if (!ec) {
-        l->tcp.emplace(io_);
-        asio::ip::tcp::endpoint ep(addr, port);
-        l->tcp->open(ep.protocol(), ec);
-        if (!ec) l->tcp->set_option(asio::socket_base::reuse_address(true), ec);
-        if (!ec) l->tcp->bind(ep, ec);
-        if (!ec) l->tcp->listen(asio::socket_base::max_listen_connections, ec);
-      }
-    }
-    if (ec) {
-      if (error) *error = "cannot listen on " + spec + ": " + ec.message();
-      return false;
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      ::getsockname(in.fd, reinterpret_cast<sockaddr*>(&ss), &len);
+      l->tcp.emplace(io_, ss.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4(),
+                     in.fd);
     }
     listeners_.push_back(std::move(l));
   }
-  return true;
 }
 
 void PolicyServer::start_accepting() {
@@ -272,19 +260,28 @@ void PolicyServer::serve_stdio() {
   c->start();
 }
 
-void PolicyServer::stop() {
+void PolicyServer::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
   for (auto& l : listeners_) {
     error_code ignored;
-    if (l->local) {
-      l->local->close(ignored);
-      ::unlink(l->spec.substr(5).c_str());
-    }
+    if (l->local) l->local->close(ignored);
     if (l->tcp) l->tcp->close(ignored);
+    if (l->file) l->file->remove();
   }
   for (auto& w : connections_)
-    if (auto c = w.lock()) c->close();
+    if (auto c = w.lock()) c->drain();
+  draining_ = std::move(connections_);
   connections_.clear();
+  if (live_ == 0) return;
+  // Answers in flight are bounded by the DNS budget; whoever is still open
+  // after `grace` is closed.
+  stop_timer_.expires_after(grace);
+  stop_timer_.async_wait([this](error_code ec) {
+    if (ec) return;
+    runtime_.logger()->warning("{} policy connection(s) still busy at shutdown; closed", live_);
+    for (auto& w : draining_)
+      if (auto c = w.lock()) c->close();
+  });
 }
 
 void PolicyServer::self_banner(const std::string& name, const std::string& server_address) {

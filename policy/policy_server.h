@@ -1,13 +1,13 @@
 // policy_server: esmtp-inspect-policyd's connections on Boost.Asio.
 //
 // One io_context thread serves every connection; DNS runs on the resolver's
-// own thread and its answers are posted back. Listeners: unix sockets (mode
-// 0660, group from policy.group, a stale socket file removed) and TCP. Each
+// own thread and its answers are posted back. Listeners are adopted already
+// listening (unix sockets made by common/listen_socket.h, TCP). Each
 // connection reads requests (policy_protocol), answers them one at a time in
 // order, and closes on EOF, on a malformed or oversized request (logged, no
 // reply), after policy.idle_timeout without a request, or when the server
-// stops. More than policy.max_connections at once: the new one is closed at
-// once and logged.
+// stops (after the answer it is writing). More than policy.max_connections
+// at once: the new one is closed at once and logged.
 //
 // serve_stdio() runs one connection on stdin/stdout (Postfix spawn(8)).
 //
@@ -16,6 +16,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <optional>
 // Boost 1.74's asio/awaitable.hpp uses std::exchange without <utility>.
 #include <utility>
 
@@ -27,6 +29,7 @@
 #include "common/daemon.h"
 #include "common/dns_resolver.h"
 #include "common/identity.h"
+#include "common/listen_socket.h"
 
 namespace esmtp {
 
@@ -42,16 +45,23 @@ class PolicyServer {
   PolicyServer(boost::asio::io_context& io, Runtime& runtime);
   ~PolicyServer();
 
-  // Opens the listeners of `specs` ("unix:/path", "inet:HOST:PORT"). Returns
-  // false with a message naming the spec on failure.
-  bool listen(const std::vector<std::string>& specs, const std::string& user,
-              const std::string& group, std::string* error);
+  // Serves on sockets that already listen (made before the daemon forked
+  // and dropped privileges; see common/listen_socket.h).
+  struct Listening {
+    std::string spec;  // "unix:/path" or "inet:HOST:PORT", for the logs
+    int fd = -1;
+    bool local = false;
+    std::optional<SocketFile> file;
+  };
+  void adopt(std::vector<Listening> listening);
   void start_accepting();
   // One connection on file descriptors 0 and 1; the io_context runs out when
   // it ends.
   void serve_stdio();
-  // Stops accepting and closes every connection.
-  void stop();
+  // Stops accepting and removes the unix socket files; idle connections
+  // close at once, a connection answering a request closes after its
+  // answer; whatever is left after `grace` is closed.
+  void stop(std::chrono::milliseconds grace);
 
   std::size_t live_connections() const { return live_; }
   const PolicyServerStats& stats() const { return stats_; }
@@ -66,6 +76,8 @@ class PolicyServer {
   Runtime& runtime_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::weak_ptr<Connection>> connections_;
+  std::vector<std::weak_ptr<Connection>> draining_;  // after stop()
+  boost::asio::steady_timer stop_timer_;
   std::size_t live_ = 0;
   bool stopping_ = false;
   SelfBannerMonitor banner_monitor_;

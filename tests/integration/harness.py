@@ -99,6 +99,17 @@ class Env:
     def path(self, *parts):
         return self.dir.joinpath(*parts)
 
+    def run_dir(self, user="nobody"):
+        """The daemons' folder, as the package makes /var/spool/postfix/esmtp-inspect:
+        owned by the run-as user (who creates the sockets, log files and pidfiles
+        in it), group postfix (so Postfix can reach the sockets), mode 0750."""
+        d = self.path("run")
+        if not d.exists():
+            d.mkdir()
+            shutil.chown(d, user, "postfix")
+            os.chmod(d, 0o750)
+        return d
+
 
 class Sink:
     """smtp-sink on 127.0.0.1, dumping each accepted message to a file."""
@@ -384,14 +395,14 @@ class Milter(Daemon):
         # identity=True and set dns.servers in `config`.
         self.identity = identity
         self.config_path = env.path(f"{name}.yaml")
-        log_path = env.path(f"{name}.log")
+        log_path = env.run_dir() / f"{name}.log"
         if inet:
             port = free_port()
             self.socket = f"inet:{port}@127.0.0.1"
             self.postfix_spec = f"inet:127.0.0.1:{port}"
             ready = lambda: port_open(port)
         else:
-            sock = env.path(f"{name}.sock")
+            sock = env.run_dir() / f"{name}.sock"
             self.socket = f"unix:{sock}"
             self.postfix_spec = f"unix:{sock}"
             ready = lambda: unix_socket_open(sock)
@@ -419,14 +430,14 @@ class Policyd(Daemon):
 
     def __init__(self, env, config="", inet=False, name="policyd"):
         self.config_path = env.path(f"{name}.yaml")
-        log_path = env.path(f"{name}.log")
+        log_path = env.run_dir() / f"{name}.log"
         if inet:
             self.port = free_port()
             self.listen = f"inet:127.0.0.1:{self.port}"
             self.postfix_spec = f"inet:127.0.0.1:{self.port}"
             ready = lambda: port_open(self.port)
         else:
-            self.sock = env.path(f"{name}.sock")
+            self.sock = env.run_dir() / f"{name}.sock"
             self.listen = f"unix:{self.sock}"
             self.postfix_spec = f"unix:{self.sock}"
             ready = lambda: unix_socket_open(self.sock)

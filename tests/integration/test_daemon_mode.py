@@ -42,9 +42,9 @@ class DaemonMode(unittest.TestCase):
 
     def test_policyd_detached_resolves(self):
         port = harness.free_port()
-        log = self.env.path("policyd.log")
+        log = self.env.run_dir() / "policyd.log"
         conf = self.env.path("policyd.yaml")
-        pidfile = self.env.path("policyd.pid")
+        pidfile = self.env.run_dir() / "policyd.pid"
         conf.write_text(f'log: {{ to: "file:{log}" }}\npolicy: {{ user: nobody, group: postfix }}\n'
                         f"dns: {{ servers: {self.dns.servers}, timeout: 1s, tries: 1 }}\n")
         harness.subprocess.run([str(harness.BIN / "esmtp-inspect-policyd"), "-c", str(conf),
@@ -66,12 +66,13 @@ class DaemonMode(unittest.TestCase):
                                 "rule=helo_matches_ptr; result=none\n\n")
         stop(pid)
         self.assertIn("stopped", log.read_text())
+        self.assertFalse(pidfile.exists(), "pidfile removed on exit")
 
     def test_milter_detached_resolves(self):
         sink = harness.Sink(self.env)
-        log = self.env.path("milter.log")
+        log = self.env.run_dir() / "milter.log"
         conf = self.env.path("milter.yaml")
-        pidfile = self.env.path("milter.pid")
+        pidfile = self.env.run_dir() / "milter.pid"
         port = harness.free_port()
         conf.write_text(f'log: {{ to: "file:{log}" }}\n'
                         "milter: { user: nobody, group: postfix, identity: true }\n"
@@ -93,6 +94,7 @@ class DaemonMode(unittest.TestCase):
         stop(pid)
         self.assertLess(time.monotonic() - t, 3.0)
         self.assertIn("stopped", log.read_text())
+        self.assertFalse(pidfile.exists(), "pidfile removed on exit")
 
 
 if __name__ == "__main__":

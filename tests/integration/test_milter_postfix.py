@@ -436,10 +436,15 @@ class Daemon(unittest.TestCase):
         milter.stop()
         self.assertEqual(milter.proc.returncode, 0)
         self.assertRegex(milter.log(), r"stopping on signal 15\n.*stopped\n")
-        # A socket file left behind (the daemon no longer runs as root and the
-        # directory is root's) does not stop the next start.
+        path = Path(milter.socket.partition(":")[2])
+        self.assertFalse(path.exists(), "the socket is removed on exit")
+        # A socket file left behind by a killed daemon (nobody accepts on it)
+        # does not stop the next start.
+        import socket as socketlib
+        with socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM) as stale:
+            stale.bind(str(path))
         again = harness.Milter(env, "").start()
-        self.assertTrue(harness.unix_socket_open(again.socket.partition(":")[2]))
+        self.assertTrue(harness.unix_socket_open(path))
 
     def test_bad_config_refuses_to_start_with_position(self):
         env = harness.Env("milter-daemon")
@@ -452,12 +457,17 @@ class Daemon(unittest.TestCase):
 
     def test_check_config_and_version(self):
         import subprocess
+        self.env = harness.Env("milter-daemon")
+        self.addCleanup(self.env.close)
         out = subprocess.run([str(harness.BIN / "esmtp-inspect-milter"), "--version"],
                              capture_output=True, text=True)
         self.assertRegex(out.stdout, r"^esmtp-inspect-milter \d+\.\d+\.\d+")
-        out = subprocess.run([str(harness.BIN / "esmtp-inspect-milter"), "-c", "/dev/null",
+        conf = self.env.path("nobody.yaml")
+        conf.write_text("milter: { user: nobody, group: postfix }\n")
+        out = subprocess.run([str(harness.BIN / "esmtp-inspect-milter"), "-c", str(conf),
                               "--check-config"], capture_output=True, text=True)
-        self.assertEqual(out.returncode, 0)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout, f"{conf}: configuration is valid\n")
 
 
 if __name__ == "__main__":
