@@ -79,6 +79,12 @@ Runtime* g_runtime = nullptr;
 // Messages in the middle of a transaction; SIGTERM waits for them (an idle
 // connection just closes: the MTA reconnects or applies its default action).
 std::atomic<int> g_busy{0};
+// Set on SIGTERM: no new connection or transaction starts; the ones in
+// flight finish. (Debian's libmilter runs sessions on a worker pool that
+// smfi_stop() halts at once, messages in flight included: so smfi_stop()
+// waits until they are done.)
+std::atomic<bool> g_stopping{false};
+const Reply kShuttingDown{421, "4.3.2", "Service shutting down, try again later"};
 
 // Runs one callback and keeps g_busy up to date.
 template <typename F>
@@ -258,6 +264,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
 sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
   return guarded(ctx, "connect", [&] {
     LibmilterContext mta(ctx);
+    if (g_stopping) {
+      mta.set_reply(kShuttingDown);
+      return SMFIS_TEMPFAIL;
+    }
     check_self_banner(ctx, g_runtime->logger());
     return status(ensure_connection(ctx)->connect(mta, hostname, addr));
   });
@@ -280,6 +290,10 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
   return guarded(ctx, "mail", [&] {
     LibmilterContext mta(ctx);
     auto* c = ensure_connection(ctx);
+    if (g_stopping && !c->in_transaction()) {
+      mta.set_reply(kShuttingDown);
+      return SMFIS_TEMPFAIL;
+    }
     return status(tracked(c, [&] { return c->envfrom(mta, args(argv)); }));
   });
 }
@@ -488,23 +502,24 @@ int run(int argc, char** argv) {
     break;
   }
   notify_service_manager("STOPPING=1");
-  // No new connections: the socket file goes now (libmilter's listener may
-  // sit in poll() for up to 5 s more). smfi_stop() takes the listener's
-  // lock, which libmilter holds across that poll(): call it where it may
-  // block without delaying us.
+  // No new connections: the socket file goes now, and a connection or
+  // transaction that starts anyway (inet, or already queued) hears 421.
+  g_stopping = true;
   if (socket_file) socket_file->remove();
-  std::thread([] { smfi_stop(); }).detach();
   // Every message in flight finishes with its real verdict: the MTA is
   // waiting for our reply to its end of message. Idle connections just
   // close (the MTA reconnects or applies its default action).
   const auto limit = runtime.current().first->milter.timeout;
   const auto deadline = std::chrono::steady_clock::now() + limit;
   if (g_busy > 0) runtime.logger()->info("waiting for {} message(s) in progress", g_busy.load());
-  while (g_busy > 0 && std::chrono::steady_clock::now() < deadline)
+  while (g_busy > 0 && !milter_done && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (g_busy > 0)
     runtime.logger()->warning("{} message(s) still in progress after milter.timeout ({} s)",
                               g_busy.load(), limit.count() / 1000);
+  // smfi_stop() takes the listener's lock, which libmilter holds across its
+  // poll() (5 s): call it where it may block without delaying us.
+  std::thread([] { smfi_stop(); }).detach();
   if (milter_done)
     worker.join();
   else
