@@ -36,18 +36,21 @@ bool fill_unix_address(const std::string& path, sockaddr_un& a, std::string* err
   return true;
 }
 
-// Whether something accepts connections on the socket at `path`: true for
-// a live socket, false for a stale one (ECONNREFUSED) or any error.
-bool socket_answers(const std::string& path) {
+// Whether something accepts connections on the socket at `path`: 0 when
+// nobody does (ECONNREFUSED: stale), otherwise the reason to leave it
+// alone: EISCONN for a live socket (a listener with a full backlog counts),
+// or the error that kept us from telling (EACCES, ...).
+int socket_state(const std::string& path) {
   sockaddr_un a{};
-  if (!fill_unix_address(path, a, nullptr)) return false;
+  if (!fill_unix_address(path, a, nullptr)) return ENAMETOOLONG;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return false;
+  if (fd < 0) return errno;
   const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a);
-  // A listener with a full backlog still belongs to a running daemon.
-  const bool live = rc == 0 || errno == EAGAIN || errno == EINPROGRESS;
+  const int e = errno;
   ::close(fd);
-  return live;
+  if (rc == 0 || e == EAGAIN || e == EINPROGRESS) return EISCONN;
+  if (e == ECONNREFUSED) return 0;
+  return e;
 }
 
 std::string mkdir_hint(const std::string& folder, const std::string& user) {
@@ -87,10 +90,17 @@ bool check_socket_path(const std::string& path, const std::string& user, std::st
           path);
     return false;
   }
-  if (socket_answers(path)) {
+  const int state = socket_state(path);
+  if (state == EISCONN) {
     if (error)
       *error = fmt::format(
           "another instance is already listening on {}; not starting (stop it first)", path);
+    return false;
+  }
+  if (state != 0) {
+    if (error)
+      *error = fmt::format("cannot tell whether another instance serves {} ({}); not starting",
+                           path, std::strerror(state));
     return false;
   }
   return true;

@@ -154,15 +154,16 @@ int run(int argc, char** argv) {
   boost::asio::io_context io(1);
   Runtime runtime(start.config_path, kTag, config, logger, resolver);
   PolicyServer server(io, runtime);
-  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
-  signals.add(SIGUSR1);
-  pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
-
   if (spawn) {
+    // Postfix's spawn(8) owns this process: default signal actions.
+    pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
     server.serve_stdio();
     io.run();
     return 0;
   }
+  boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
+  signals.add(SIGUSR1);
+  pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
