@@ -13,6 +13,7 @@
 // Thread-safety: the functions are reentrant; results are immutable.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,5 +50,29 @@ std::string dump_config(const Config& c);
 
 // The annotated default configuration shipped as conf/esmtp-inspect.yaml.
 std::string annotated_default_config();
+
+// The settings table as documentation, one entry per row in table order:
+// esmtp-inspect.yaml(5) is generated from it (tools/man_reference.h).
+enum class SettingType : std::uint8_t {
+  kGroup,  // a heading: a map of the settings below it
+  kString,
+  kBool,
+  kUint,      // takes k/M/G suffixes
+  kDuration,  // 500ms, 2s, 1m, 1h
+  kChoice,
+  kList,
+  kReply,  // "451 4.4.3 text"
+};
+std::string_view to_string(SettingType t);  // "duration", ...
+
+struct SettingDoc {
+  std::string_view path;  // "dns.timeout"
+  SettingType type;
+  std::string default_value;              // as conf/esmtp-inspect.yaml writes it; "" for groups
+  std::string range;                      // "1..10", "50ms..1m"; "" when unbounded
+  std::vector<std::string_view> choices;  // kChoice
+  std::string_view help;
+};
+std::vector<SettingDoc> setting_docs();
 
 }  // namespace esmtp
