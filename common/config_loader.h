@@ -3,7 +3,9 @@
 // Every global setting is a row of one table (path, type, default, range,
 // help); rules and identity checks come from the tables in rules.h. The same
 // rows validate input, build the defaults, print the effective configuration
-// (`check-config`) and generate the annotated conf/esmtp-inspect.yaml.
+// (`check-config`) and generate the annotated conf/esmtp-inspect.yaml and the
+// reference esmtp-inspect.yaml(5) (tools/man_reference.h), where the file
+// format, every key, rule, check, action and log field is documented.
 //
 // Errors: unknown keys, wrong types, out-of-range numbers, bad patterns,
 // reply/action class mismatches and YAML syntax errors are reported as
