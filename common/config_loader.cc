@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
@@ -226,35 +228,63 @@ std::string_view level_name(LogLevel l) {
   return names[static_cast<int>(l)];
 }
 
-// One row per global setting. Rows with no `set` are group headings carrying
-// the group's help text. Defaults are YAML text run through `set`, so the
-// built-in configuration is exactly what this table says.
+// One row per global setting: path, type, default, help, and the range
+// (integers; durations in milliseconds) or the choices it accepts. Rows of
+// type kGroup are headings carrying the group's help text. Defaults are YAML
+// text run through `set`, so the built-in configuration is exactly what this
+// table says; `set` reads the range and choices from its row, so validation,
+// conf/esmtp-inspect.yaml and esmtp-inspect.yaml(5) cannot disagree.
 struct Setting {
   std::string_view path;
+  SettingType type;
   std::string_view def;
   std::string_view help;
-  Err (*set)(Config&, const YAML::Node&) = nullptr;
+  Err (*set)(Config&, const YAML::Node&, const Setting&) = nullptr;
   YAML::Node (*get)(const Config&) = nullptr;
+  std::uint64_t lo = 0, hi = 0;   // kUint: values; kDuration: milliseconds
+  std::string_view choices = {};  // kChoice: "enforce|monitor"
 };
 
+std::vector<std::string_view> split_choices(std::string_view choices) {
+  std::vector<std::string_view> out;
+  for (std::size_t bar; (bar = choices.find('|')) != std::string_view::npos;
+       choices.remove_prefix(bar + 1))
+    out.push_back(choices.substr(0, bar));
+  out.push_back(choices);
+  return out;
+}
+
+Err as_choice(const YAML::Node& n, const Setting& s, std::string& out) {
+  if (auto e = as_scalar(n, out)) return e;
+  const auto allowed = split_choices(s.choices);
+  if (std::find(allowed.begin(), allowed.end(), out) != allowed.end()) return {};
+  return fmt::format("\"{}\" is not one of: {}", out, fmt::join(allowed, ", "));
+}
+
+Err as_duration(const YAML::Node& n, const Setting& s, milliseconds& out) {
+  return as_duration(n, milliseconds(s.lo), milliseconds(s.hi), out);
+}
+
 const Setting kSettings[] = {
-    {"mode", "enforce",
+    {"mode", SettingType::kChoice, "enforce",
      "enforce: carry out each rule's action. monitor: log what each rule would do "
      "(would=ACTION) and let all mail through; the safe way to roll out. Profiles and rules "
      "may set their own mode.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
-       if (auto e = as_enum(n, {"enforce", "monitor"}, s)) return e;
+       if (auto e = as_choice(n, row, s)) return e;
        c.mode = *parse_mode(s);
        return {};
      },
-     [](const Config& c) { return str_node(to_string(c.mode)); }},
+     [](const Config& c) { return str_node(to_string(c.mode)); }, 0, 0, "enforce|monitor"},
 
-    {"log", "", "Where decisions are logged: one line per non-continue verdict (SPEC section 8)."},
-    {"log.to", "syslog",
+    {"log", SettingType::kGroup, "",
+     "Where decisions are logged: one line per non-continue verdict (see LOGGING in "
+     "esmtp-inspect.yaml(5))."},
+    {"log.to", SettingType::kString, "syslog",
      "syslog | stderr | file:/path. Without /dev/log, syslog lines are dropped and the daemon "
      "goes on.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        std::string s;
        if (auto e = as_scalar(n, s)) return e;
        if (s == "syslog") {
@@ -280,147 +310,169 @@ const Setting kSettings[] = {
        }
        return str_node("file:" + c.log.file);
      }},
-    {"log.facility", "mail", "Syslog facility: mail, daemon, user or local0..local7.",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_enum(n,
-                      {"mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4",
-                       "local5", "local6", "local7"},
-                      c.log.facility);
+    {"log.facility", SettingType::kChoice, "mail",
+     "Syslog facility: mail, daemon, user or local0..local7.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_choice(n, row, c.log.facility);
      },
-     [](const Config& c) { return str_node(c.log.facility); }},
-    {"log.format", "text", "text (key=value, like Postfix) | json (one object per line).",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](const Config& c) { return str_node(c.log.facility); }, 0, 0,
+     "mail|daemon|user|local0|local1|local2|local3|local4|local5|local6|local7"},
+    {"log.format", SettingType::kChoice, "text",
+     "text (key=value, like Postfix) | json (one object per line).",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
-       if (auto e = as_enum(n, {"text", "json"}, s)) return e;
+       if (auto e = as_choice(n, row, s)) return e;
        c.log.format = s == "json" ? LogFormat::kJson : LogFormat::kText;
        return {};
      },
-     [](const Config& c) { return str_node(c.log.format == LogFormat::kJson ? "json" : "text"); }},
-    {"log.level", "info",
+     [](const Config& c) { return str_node(c.log.format == LogFormat::kJson ? "json" : "text"); },
+     0, 0, "text|json"},
+    {"log.level", SettingType::kChoice, "info",
      "debug | info | notice | warning | error. Verdicts log at info, discards at warning.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
-       if (auto e = as_enum(n, {"debug", "info", "notice", "warning", "error"}, s)) return e;
+       if (auto e = as_choice(n, row, s)) return e;
        for (int l = 0; l <= static_cast<int>(LogLevel::kError); ++l)
          if (level_name(static_cast<LogLevel>(l)) == s) c.log.level = static_cast<LogLevel>(l);
        return {};
      },
-     [](const Config& c) { return str_node(level_name(c.log.level)); }},
+     [](const Config& c) { return str_node(level_name(c.log.level)); }, 0, 0,
+     "debug|info|notice|warning|error"},
 
-    {"milter", "", "The milter daemon, esmtp-inspect-milter."},
-    {"milter.socket", "unix:/var/spool/postfix/esmtp-inspect/milter.sock",
+    {"milter", SettingType::kGroup, "", "The milter daemon, esmtp-inspect-milter."},
+    {"milter.socket", SettingType::kString, "unix:/var/spool/postfix/esmtp-inspect/milter.sock",
      "libmilter socket: unix:/path or inet:PORT@HOST. The default folder is inside Postfix's "
      "queue directory, where a chrooted smtpd can reach it: Postfix names it relative to "
      "the queue directory, smtpd_milters = unix:esmtp-inspect/milter.sock (for inet: "
      "inet:HOST:PORT); Sendmail uses the absolute path.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        if (auto e = as_scalar(n, c.milter.socket)) return e;
        return milter_socket_error(c.milter.socket);
      },
      [](const Config& c) { return str_node(c.milter.socket); }},
-    {"milter.user", "esmtp-inspect",
+    {"milter.user", SettingType::kString, "esmtp-inspect",
      "User to run as after binding the socket (when started as root).",
-     [](Config& c, const YAML::Node& n) -> Err { return as_scalar(n, c.milter.user); },
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_scalar(n, c.milter.user);
+     },
      [](const Config& c) { return str_node(c.milter.user); }},
-    {"milter.group", "postfix", "Group owning the unix socket (mode 0660), so the MTA can connect.",
-     [](Config& c, const YAML::Node& n) -> Err { return as_scalar(n, c.milter.group); },
+    {"milter.group", SettingType::kString, "postfix",
+     "Group owning the unix socket (mode 0660), so the MTA can connect.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_scalar(n, c.milter.group);
+     },
      [](const Config& c) { return str_node(c.milter.group); }},
-    {"milter.identity", "true",
+    {"milter.identity", SettingType::kBool, "true",
      "Run the identity checks (HELO, PTR, FCrDNS) in the milter, waiting at most dns.timeout x "
      "dns.tries at HELO. Set false when esmtp-inspect-policyd makes them for this MTA, so they "
      "are not made (and tagged) twice.",
-     [](Config& c, const YAML::Node& n) -> Err { return as_bool(n, c.milter.identity); },
-     [](const Config& c) { return YAML::Node(c.milter.identity); }},
-    {"milter.timeout", "30s", "libmilter I/O timeout towards the MTA.",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_duration(n, milliseconds(1000), milliseconds(3600000), c.milter.timeout);
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_bool(n, c.milter.identity);
      },
-     [](const Config& c) { return str_node(duration_text(c.milter.timeout)); }},
+     [](const Config& c) { return YAML::Node(c.milter.identity); }},
+    {"milter.timeout", SettingType::kDuration, "30s", "libmilter I/O timeout towards the MTA.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_duration(n, row, c.milter.timeout);
+     },
+     [](const Config& c) { return str_node(duration_text(c.milter.timeout)); }, 1000, 3600000},
 
-    {"policy", "", "The Postfix policy service, esmtp-inspect-policyd."},
-    {"policy.listen", "[unix:/var/spool/postfix/esmtp-inspect/policy.sock]",
+    {"policy", SettingType::kGroup, "", "The Postfix policy service, esmtp-inspect-policyd."},
+    {"policy.listen", SettingType::kList, "[unix:/var/spool/postfix/esmtp-inspect/policy.sock]",
      "Listeners: unix:/path (mode 0660) and inet:HOST:PORT (none unless listed). Postfix: "
      "check_policy_service unix:esmtp-inspect/policy.sock, relative to the queue directory "
      "so that it works chrooted or not.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        if (auto e = as_string_list(n, c.policy.listen)) return e;
        for (const auto& s : c.policy.listen)
          if (auto e = listen_error(s)) return e;
        return {};
      },
      [](const Config& c) { return list_node(c.policy.listen); }},
-    {"policy.max_connections", "1000",
+    {"policy.max_connections", SettingType::kUint, "1000",
      "Most simultaneous policy connections; more are closed on accept.",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_u32(n, 1, 100000, c.policy.max_connections);
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.policy.max_connections);
      },
-     [](const Config& c) { return YAML::Node(c.policy.max_connections); }},
-    {"policy.idle_timeout", "300s",
+     [](const Config& c) { return YAML::Node(c.policy.max_connections); }, 1, 100000},
+    {"policy.idle_timeout", SettingType::kDuration, "300s",
      "Close a policy connection idle this long (Postfix's smtpd_policy_service_max_idle).",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_duration(n, milliseconds(1000), milliseconds(86400000), c.policy.idle_timeout);
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_duration(n, row, c.policy.idle_timeout);
      },
-     [](const Config& c) { return str_node(duration_text(c.policy.idle_timeout)); }},
-    {"policy.user", "esmtp-inspect", "User to run as after binding.",
-     [](Config& c, const YAML::Node& n) -> Err { return as_scalar(n, c.policy.user); },
+     [](const Config& c) { return str_node(duration_text(c.policy.idle_timeout)); }, 1000,
+     86400000},
+    {"policy.user", SettingType::kString, "esmtp-inspect", "User to run as after binding.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_scalar(n, c.policy.user);
+     },
      [](const Config& c) { return str_node(c.policy.user); }},
-    {"policy.group", "postfix", "Group owning the unix socket (mode 0660).",
-     [](Config& c, const YAML::Node& n) -> Err { return as_scalar(n, c.policy.group); },
+    {"policy.group", SettingType::kString, "postfix", "Group owning the unix socket (mode 0660).",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_scalar(n, c.policy.group);
+     },
      [](const Config& c) { return str_node(c.policy.group); }},
 
-    {"dns", "", "DNS lookups for the identity checks: asynchronous, cached by TTL."},
-    {"dns.servers", "[]",
+    {"dns", SettingType::kGroup, "",
+     "DNS lookups for the identity checks: asynchronous, cached by TTL."},
+    {"dns.servers", SettingType::kList, "[]",
      "Resolvers as ADDRESS, ADDRESS:PORT or [IPv6]:PORT. Empty: /etc/resolv.conf.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        if (auto e = as_string_list(n, c.dns.servers)) return e;
        for (const auto& s : c.dns.servers)
          if (auto e = check_dns_server(s)) return e;
        return {};
      },
      [](const Config& c) { return list_node(c.dns.servers); }},
-    {"dns.timeout", "2s", "Per-query timeout. A session never waits longer than timeout x tries.",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_duration(n, milliseconds(50), milliseconds(60000), c.dns.timeout);
+    {"dns.timeout", SettingType::kDuration, "2s",
+     "Per-query timeout. A session never waits longer than timeout x tries.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_duration(n, row, c.dns.timeout);
      },
-     [](const Config& c) { return str_node(duration_text(c.dns.timeout)); }},
-    {"dns.tries", "2", "Attempts per query.",
-     [](Config& c, const YAML::Node& n) -> Err { return as_u32(n, 1, 10, c.dns.tries); },
-     [](const Config& c) { return YAML::Node(c.dns.tries); }},
-    {"dns.cache_entries", "10000", "Most cached answers (0 turns the cache off).",
-     [](Config& c, const YAML::Node& n) -> Err {
-       return as_u32(n, 0, 10000000, c.dns.cache_entries);
+     [](const Config& c) { return str_node(duration_text(c.dns.timeout)); }, 50, 60000},
+    {"dns.tries", SettingType::kUint, "2", "Attempts per query.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.dns.tries);
      },
-     [](const Config& c) { return YAML::Node(c.dns.cache_entries); }},
-    {"dns.on_temperror", "tempfail",
+     [](const Config& c) { return YAML::Node(c.dns.tries); }, 1, 10},
+    {"dns.cache_entries", SettingType::kUint, "10000",
+     "Most cached answers (0 turns the cache off).",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.dns.cache_entries);
+     },
+     [](const Config& c) { return YAML::Node(c.dns.cache_entries); }, 0, 10000000},
+    {"dns.on_temperror", SettingType::kChoice, "tempfail",
      "What a DNS failure does to a check whose action would block mail: tempfail (the sender "
      "retries) | tag | log. Other checks record the temperror and tag.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
-       if (auto e = as_enum(n, {"tempfail", "tag", "log"}, s)) return e;
+       if (auto e = as_choice(n, row, s)) return e;
        c.dns.on_temperror = *parse_action(s);
        return {};
      },
-     [](const Config& c) { return str_node(to_string(c.dns.on_temperror)); }},
-    {"dns.temperror_reply", "451 4.4.3 DNS lookup failed, try again later",
+     [](const Config& c) { return str_node(to_string(c.dns.on_temperror)); }, 0, 0,
+     "tempfail|tag|log"},
+    {"dns.temperror_reply", SettingType::kReply, "451 4.4.3 DNS lookup failed, try again later",
      "Reply sent when dns.on_temperror is tempfail.",
-     [](Config& c, const YAML::Node& n) -> Err {
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        if (auto e = as_reply(n, c.dns.temperror_reply)) return e;
        if (c.dns.temperror_reply.code / 100 != 4) return "temperror_reply must be a 4xx reply";
        return {};
      },
      [](const Config& c) { return str_node(c.dns.temperror_reply.str()); }},
 
-    {"identity", "",
-     "Identity checks (SPEC section 5): HELO, PTR, forward-confirmed reverse DNS and "
-     "banner/HELO/PTR consistency."},
-    {"identity.self", "",
+    {"identity", SettingType::kGroup, "",
+     "Identity checks: HELO, PTR, forward-confirmed reverse DNS and banner/HELO/PTR "
+     "consistency."},
+    {"identity.self", SettingType::kGroup, "",
      "Our own names and addresses: HELO must not claim them; the banner "
      "name must forward-confirm to them."},
-    {"identity.self.names", "[]", "Our host names (the banner name first).",
-     [](Config& c, const YAML::Node& n) -> Err { return as_string_list(n, c.self.names); },
+    {"identity.self.names", SettingType::kList, "[]", "Our host names (the banner name first).",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_string_list(n, c.self.names);
+     },
      [](const Config& c) { return list_node(c.self.names); }},
-    {"identity.self.addresses", "[]", "Addresses we answer SMTP on.",
-     [](Config& c, const YAML::Node& n) -> Err {
+    {"identity.self.addresses", SettingType::kList, "[]", "Addresses we answer SMTP on.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        std::vector<std::string> v;
        if (auto e = as_string_list(n, v)) return e;
        c.self.addresses.clear();
@@ -480,12 +532,12 @@ class Loader {
                    }
                    const Setting* s = find_setting(path);
                    if (!s) return error(mark, path, "unknown key");
-                   if (!s->set) {
+                   if (s->type == SettingType::kGroup) {
                      if (!value.IsMap() && !value.IsNull())
                        return error(value.Mark(), path, "expected a map, got " + kind_of(value));
                      return settings(c, value, path);
                    }
-                   if (auto e = s->set(c, value)) error(value.Mark(), path, *e);
+                   if (auto e = s->set(c, value, *s)) error(value.Mark(), path, *e);
                  });
   }
 
@@ -796,8 +848,8 @@ Config build_defaults() {
   std::vector<ConfigError> errors;
   Loader loader("<defaults>", errors);
   for (const auto& s : kSettings)
-    if (s.set)
-      if (auto e = s.set(c, YAML::Load(std::string(s.def)))) std::abort();  // bad table row
+    if (s.type != SettingType::kGroup)
+      if (auto e = s.set(c, YAML::Load(std::string(s.def)), s)) std::abort();  // bad table row
   for (const auto& info : rule_table()) {
     RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];
     r.action = info.on_by_default ? info.default_action : Action::kOff;
@@ -1036,6 +1088,43 @@ std::string dump_config(const Config& c) {
   return emit(root) + "\n";
 }
 
+std::string_view to_string(SettingType t) {
+  switch (t) {
+    case SettingType::kGroup:
+      return "map";
+    case SettingType::kString:
+      return "string";
+    case SettingType::kBool:
+      return "boolean";
+    case SettingType::kUint:
+      return "integer";
+    case SettingType::kDuration:
+      return "duration";
+    case SettingType::kChoice:
+      return "choice";
+    case SettingType::kList:
+      return "list";
+    case SettingType::kReply:
+      return "SMTP reply";
+  }
+  return "?";
+}
+
+std::vector<SettingDoc> setting_docs() {
+  const Config& c = defaults_ref();
+  std::vector<SettingDoc> out;
+  for (const auto& s : kSettings) {
+    SettingDoc d{s.path, s.type, {}, {}, {}, s.help};
+    if (s.type != SettingType::kGroup) d.default_value = emit_flow(s.get(c));
+    if (s.type == SettingType::kUint) d.range = fmt::format("{}..{}", s.lo, s.hi);
+    if (s.type == SettingType::kDuration)
+      d.range = duration_text(milliseconds(s.lo)) + ".." + duration_text(milliseconds(s.hi));
+    if (s.type == SettingType::kChoice) d.choices = split_choices(s.choices);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
 std::string annotated_default_config() {
   const Config& c = defaults_ref();
   std::string out;
@@ -1045,7 +1134,8 @@ std::string annotated_default_config() {
       "# Generated by `esmtp-inspect default-config` from the settings and rule tables:\n"
       "# every value below is the built-in default, so an empty file behaves the same.\n"
       "# Check a file with `esmtp-inspect check-config FILE`; daemons reload on SIGHUP and\n"
-      "# keep running on the old configuration if the new one has errors.\n"
+      "# keep running on the old configuration if the new one has errors. Every key,\n"
+      "# rule, check, action and log field: man 5 esmtp-inspect.yaml.\n"
       "#\n"
       "# Lengths are octets. Numbers take k/M/G suffixes (1024-based); durations take\n"
       "# ms, s, m, h. Actions: reject | tempfail | disconnect | quarantine | discard | tag\n"
@@ -1059,12 +1149,13 @@ std::string annotated_default_config() {
     for (std::size_t dot; (dot = p.find('.')) != std::string_view::npos; p.remove_prefix(dot + 1))
       parts.emplace_back(p.substr(0, dot));
     parts.emplace_back(p);
-    std::size_t depth = s.set ? parts.size() - 1 : parts.size();
+    const bool group = s.type == SettingType::kGroup;
+    std::size_t depth = group ? parts.size() : parts.size() - 1;
     std::size_t common = 0;
     while (common < open.size() && common < depth && open[common] == parts[common]) ++common;
     open.resize(common);
     std::string indent(2 * (parts.size() - 1), ' ');
-    if (!s.set) {
+    if (group) {
       if (parts.size() == 1) out += "\n";
       comment(out, indent, s.help);
       out += fmt::format("{}{}:\n", indent, parts.back());
@@ -1084,8 +1175,8 @@ std::string annotated_default_config() {
         emit_flow(check_node(c.defaults.checks[static_cast<std::size_t>(info.id)], info)));
   }
   out +=
-      "\n# Inspection rules (SPEC section 4). Rules marked \"off\" turn on when their\n"
-      "# parameter (max, patterns, deny) or an action is set.\n"
+      "\n# Inspection rules. Rules marked \"off\" turn on when their parameter (max,\n"
+      "# patterns, deny) or an action is set.\n"
       "rules:\n";
   for (const auto& info : rule_table()) {
     const RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];

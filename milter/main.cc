@@ -1,4 +1,5 @@
 // esmtp-inspect-milter: the libmilter daemon for Postfix and Sendmail.
+// Options, start-up, signals, exit codes and MTA wiring: esmtp-inspect-milter(8).
 //
 //   esmtp-inspect-milter [-c FILE] [-f] [-s SOCKET] [--pidfile FILE]
 //                        [--check-config] [--version]

@@ -1,4 +1,5 @@
 // esmtp-inspect-policyd: the Postfix SMTP access policy service.
+// Options, start-up, signals, exit codes and Postfix wiring: esmtp-inspect-policyd(8).
 //
 //   esmtp-inspect-policyd [-c FILE] [-f] [-l LISTEN]... [--spawn] [--pidfile FILE]
 //                         [--check-config] [--version]

@@ -1,4 +1,5 @@
-// esmtp-inspect: the operator CLI (SPEC section 9).
+// esmtp-inspect: the operator CLI. Subcommands, options, output and exit codes:
+// esmtp-inspect(1), which the test manpage_options holds to every option here.
 //
 //   esmtp-inspect check-config FILE
 //   esmtp-inspect test [--config F] [--client IP] [--helo NAME] [--from ADDR]

@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -238,6 +239,61 @@ TEST(ConfigLoader, ShippedConfigIsTheGeneratedOne) {
   ss << in.rdbuf();
   EXPECT_EQ(ss.str(), annotated_default_config())
       << "run: cmake --build build --target default-config";
+}
+
+// "dns.tries", "3" -> "dns:\n  tries: 3\n".
+std::string nested(std::string_view path, std::string_view value) {
+  std::string out, indent;
+  for (std::size_t dot; (dot = path.find('.')) != std::string_view::npos;
+       path.remove_prefix(dot + 1)) {
+    out += indent + std::string(path.substr(0, dot)) + ":\n";
+    indent += "  ";
+  }
+  return out + indent + std::string(path) + ": " + std::string(value) + "\n";
+}
+
+// esmtp-inspect.yaml(5) documents setting_docs(): what it says must be what
+// the loader accepts.
+TEST(ConfigLoader, SettingDocsAreWhatTheLoaderAccepts) {
+  const auto docs = setting_docs();
+  ASSERT_FALSE(docs.empty());
+  for (const auto& d : docs) {
+    SCOPED_TRACE(std::string(d.path));
+    if (d.type == SettingType::kGroup) {
+      EXPECT_TRUE(d.default_value.empty());
+      continue;
+    }
+    EXPECT_FALSE(d.help.empty());
+    EXPECT_THAT(errors_of(nested(d.path, d.default_value)), ::testing::IsEmpty());
+    if (d.type == SettingType::kUint || d.type == SettingType::kDuration) {
+      const std::size_t dots = d.range.find("..");
+      ASSERT_NE(dots, std::string::npos);
+      const std::string lo = d.range.substr(0, dots), hi = d.range.substr(dots + 2);
+      EXPECT_THAT(errors_of(nested(d.path, lo)), ::testing::IsEmpty());
+      EXPECT_THAT(errors_of(nested(d.path, hi)), ::testing::IsEmpty());
+      if (d.type == SettingType::kUint) {
+        auto e = errors_of(nested(d.path, std::to_string(std::stoull(hi) + 1)));
+        ASSERT_EQ(e.size(), 1u);
+        EXPECT_THAT(e[0], HasSubstr("is out of range " + d.range));
+      }
+    } else {
+      EXPECT_TRUE(d.range.empty());
+    }
+    if (d.type == SettingType::kChoice) {
+      ASSERT_FALSE(d.choices.empty());
+      for (auto choice : d.choices)
+        EXPECT_THAT(errors_of(nested(d.path, choice)), ::testing::IsEmpty()) << choice;
+      auto e = errors_of(nested(d.path, "bogus"));
+      ASSERT_EQ(e.size(), 1u);
+      EXPECT_THAT(e[0], HasSubstr("\"bogus\" is not one of: " + std::string(d.choices[0])));
+    }
+  }
+  auto timeout = std::find_if(docs.begin(), docs.end(),
+                              [](const SettingDoc& d) { return d.path == "dns.timeout"; });
+  ASSERT_NE(timeout, docs.end());
+  EXPECT_EQ(timeout->type, SettingType::kDuration);
+  EXPECT_EQ(timeout->range, "50ms..1m");
+  EXPECT_EQ(timeout->default_value, "2s");
 }
 
 TEST(ConfigLoader, ProfilesInheritTheTopLevelWhereverTheyStand) {
