@@ -156,7 +156,9 @@ int run(int argc, char** argv) {
   Runtime runtime(start.config_path, kTag, config, logger, resolver);
   PolicyServer server(io, runtime);
   if (spawn) {
-    // Postfix's spawn(8) owns this process: default signal actions.
+    // Postfix's spawn(8) owns this process: default signal actions, except
+    // that logrotate's SIGUSR1 (meant for the daemons) must not end it.
+    signal(SIGUSR1, SIG_IGN);
     pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
     server.serve_stdio();
     io.run();
