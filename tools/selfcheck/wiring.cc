@@ -930,6 +930,23 @@ class Checker {
     return nullptr;
   }
 
+  // " esmtp-inspect-milter listens on P (unix:P in FILE)."
+  std::string elsewhere(const OurSocket& o) const {
+    return std::string(" ") + daemon_name(o.protocol) + " listens on " + o.path + " (" + o.spec +
+           " in " + config_file() + ").";
+  }
+
+  // The postconf lines that name our daemon's socket instead, when it is
+  // inside the queue directory; empty otherwise.
+  std::string point_at(const std::vector<const Use*>& group, const OurSocket& o) const {
+    const std::string q = tidy_path(group.front()->smtpd->queue);
+    if (!starts_with(o.path, q + "/")) return {};
+    return each_fix(group, [&](const Use& x) {
+      return x.smtpd->setter(
+          x.param, replaced_list(x, x.spec.rewritten("unix:" + o.path.substr(q.size() + 1))));
+    });
+  }
+
   void socket(const std::vector<const Use*>& group) {
     const Use& u = *group.front();
     const Smtpd& s = *u.smtpd;
@@ -1013,16 +1030,9 @@ class Checker {
       std::string fix = start_fix(u);
       const OurSocket* o = u.ours ? our_unix(u.protocol) : nullptr;
       if (o && o->path != u.host_path) {
-        const std::string q = tidy_path(s.queue);
-        meaning += std::string(" ") + daemon_name(u.protocol) + " listens on " + o->path + " (" +
-                   o->spec + " in " + config_file() + ").";
-        if (starts_with(o->path, q + "/")) {
-          fix = each_fix(group, [&](const Use& x) {
-            return x.smtpd->setter(
-                x.param,
-                replaced_list(x, x.spec.rewritten("unix:" + o->path.substr(q.size() + 1))));
-          });
-        } else {
+        meaning += elsewhere(*o);
+        fix = point_at(group, *o);
+        if (fix.empty()) {
           fix = std::string("set ") +
                 (u.protocol == Protocol::kMilter ? "milter: { socket: \"unix:"
                                                  : "policy: { listen: [\"unix:") +
@@ -1105,6 +1115,11 @@ class Checker {
           meaning = unix_socket
                         ? "The socket is left over from a daemon that is not running: " + refused
                         : "Nothing answers there: " + refused;
+          const OurSocket* o = u.ours && unix_socket ? our_unix(u.protocol) : nullptr;
+          if (o && o->path != u.host_path && !point_at(group, *o).empty()) {
+            meaning += elsewhere(*o);
+            fix = point_at(group, *o);
+          }
         } else if (res.error == ETIMEDOUT || res.error == EAGAIN) {
           why = "no connection within the time limit";
           meaning =
@@ -1417,9 +1432,23 @@ class Checker {
     policy.name = "check_policy_service";
     policy.argument = std::string("unix:") + default_name(Protocol::kPolicy);
     std::size_t at = rcpt.size();
+    bool after_relay_check = false;
     for (std::size_t k = 0; k < rcpt.size(); ++k)
-      if (rcpt[k].unauth_destination()) at = k + 1;
+      if (rcpt[k].unauth_destination()) {
+        at = k + 1;
+        after_relay_check = true;
+      }
+    auto relay = parse_restrictions(s.get("smtpd_relay_restrictions"));
+    if (lower(s.get("smtpd_relay_before_recipient_restrictions")) == "yes" &&
+        std::any_of(relay.begin(), relay.end(),
+                    [](const Restriction& r) { return r.unauth_destination(); }))
+      after_relay_check = true;
     rcpt.insert(rcpt.begin() + static_cast<std::ptrdiff_t>(at), policy);
+    if (!after_relay_check) {
+      Restriction unauth;
+      unauth.name = "reject_unauth_destination";
+      rcpt.insert(rcpt.begin() + static_cast<std::ptrdiff_t>(at), unauth);
+    }
     add(Severity::kInfo, "esmtp-inspect",
         "no smtpd service uses esmtp-inspect: no smtpd_milters entry is esmtp-inspect-milter's "
         "socket and no check_policy_service is esmtp-inspect-policyd's",
