@@ -654,6 +654,9 @@ TEST_F(Wiring, MilterProtocol) {
   EXPECT_THAT(w.message, HasSubstr("milter_protocol = 4 (main.cf): older than 6"));
   EXPECT_THAT(w.meaning, HasSubstr("invalid_recipients"));
   EXPECT_EQ(w.fix, "postconf -e milter_protocol=6");
+  main_["milter_protocol"] = "no_header_reply 6";  // extensions may come first
+  run();
+  EXPECT_THAT(at_least(Severity::kWarning), IsEmpty()) << dump();
 }
 
 TEST_F(Wiring, MilterSettingsOnlyForOurMilter) {

@@ -25,6 +25,110 @@
 namespace esmtp::selfcheck {
 namespace {
 
+bool starts_with(std::string_view s, std::string_view p) {
+  return s.substr(0, p.size()) == p;
+}
+
+std::uint32_t be32(std::string_view b, std::size_t at) {
+  return (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at])) << 24) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 1])) << 16) |
+         (static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 2])) << 8) |
+         static_cast<std::uint32_t>(static_cast<unsigned char>(b[at + 3]));
+}
+
+void put_be32(std::string& out, std::uint32_t v) {
+  out += static_cast<char>((v >> 24) & 0xff);
+  out += static_cast<char>((v >> 16) & 0xff);
+  out += static_cast<char>((v >> 8) & 0xff);
+  out += static_cast<char>(v & 0xff);
+}
+
+// Printable for a message: at most 60 octets, control bytes as '?'.
+std::string printable(std::string_view s) {
+  std::string r;
+  for (char c : s.substr(0, 60)) r += std::isprint(static_cast<unsigned char>(c)) ? c : '?';
+  if (s.size() > 60) r += "...";
+  return r;
+}
+
+// libmilter's mfdef.h / mfapi.h values, spelled out so that the CLI does not
+// depend on libmilter.
+constexpr char kOptneg = 'O';
+constexpr char kQuit = 'Q';
+constexpr std::uint32_t kMilterVersion = 6;
+constexpr std::uint32_t kAllActions = 0x1ff;      // SMFI_CURR_ACTS
+constexpr std::uint32_t kAllProtocol = 0x1fffff;  // SMFI_CURR_PROT
+constexpr std::uint32_t kMaxMilterPacket = 1 << 20;
+}  // namespace
+
+std::string milter_probe_request() {
+  std::string b;
+  put_be32(b, 13);
+  b += kOptneg;
+  put_be32(b, kMilterVersion);
+  put_be32(b, kAllActions);
+  put_be32(b, kAllProtocol);
+  put_be32(b, 1);
+  b += kQuit;
+  return b;
+}
+
+std::optional<MilterReply> parse_milter_reply(std::string_view b, std::string* error) {
+  if (b.empty()) {
+    *error = "it closed the connection without answering the milter negotiation";
+    return std::nullopt;
+  }
+  if (b.size() < 5) {
+    *error = "it answered " + std::to_string(b.size()) + " octets, not a milter packet";
+    return std::nullopt;
+  }
+  std::uint32_t len = be32(b, 0);
+  if (len == 0 || len > kMaxMilterPacket) {
+    *error = "it answered \"" + printable(b) + "\", not a milter packet";
+    return std::nullopt;
+  }
+  if (b[4] != kOptneg) {
+    *error = std::string("it answered milter command '") + printable(b.substr(4, 1)) +
+             "' instead of SMFIC_OPTNEG 'O'";
+    return std::nullopt;
+  }
+  if (len < 13 || b.size() < 17) {
+    *error = "its SMFIC_OPTNEG reply is too short";
+    return std::nullopt;
+  }
+  MilterReply r;
+  r.version = be32(b, 5);
+  r.actions = be32(b, 9);
+  r.protocol = be32(b, 13);
+  return r;
+}
+
+std::string policy_probe_request() {
+  return "request=smtpd_access_policy\n"
+         "protocol_state=CONNECT\n"
+         "protocol_name=SMTP\n"
+         "client_address=127.0.0.1\n"
+         "client_name=localhost\n"
+         "reverse_client_name=localhost\n"
+         "\n";
+}
+
+std::optional<std::string> parse_policy_reply(std::string_view b, std::string* error) {
+  if (b.empty()) {
+    *error = "it closed the connection without answering the policy request";
+    return std::nullopt;
+  }
+  auto nl = b.find('\n');
+  std::string_view line = b.substr(0, nl);
+  if (!starts_with(line, "action=") || nl == std::string_view::npos) {
+    *error = "it answered \"" + printable(line) + "\" instead of action=...";
+    return std::nullopt;
+  }
+  return std::string(line.substr(7));
+}
+
+namespace {
+
 // What the child reports. Plain data: the child must not allocate.
 struct ChildReport {
   int stage = 0;  // ProbeResult::Stage
@@ -242,7 +346,7 @@ ProbeResult SystemProbe::talk(const ProbeTarget& t) {
     return res;
   }
   // Allocated before fork(): the child only fills it in.
-  auto report = std::make_unique<ChildReport>();
+  auto slot = std::make_unique<ChildReport>();
   pid_t pid = fork();
   if (pid < 0) {
     res.error = errno;
@@ -252,7 +356,7 @@ ProbeResult SystemProbe::talk(const ProbeTarget& t) {
   }
   if (pid == 0) {
     close(fds[0]);
-    child(p, fds[1], *report);
+    child(p, fds[1], *slot);
   }
   close(fds[1]);
   ChildReport got;

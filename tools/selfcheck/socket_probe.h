@@ -15,6 +15,11 @@
 // kMaxProbeReply octets of a reply are read. Unix socket names longer than
 // sun_path fail with ENAMETOOLONG, as they would in Postfix.
 //
+// The requests: the milter negotiation Postfix opens with (SMFIC_OPTNEG,
+// libmilter's 4-octet big-endian length framing), and a policy request that
+// esmtp-inspect-policyd answers without side effects; the replies are parsed
+// by the functions below, which check_wiring() uses.
+//
 // Errors: returned in ProbeResult (stage and errno), never thrown.
 //
 // Thread-safety: one probe per thread; talk() forks.
@@ -22,12 +27,36 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "tools/selfcheck/wiring.h"
 
 namespace esmtp::selfcheck {
 
 inline constexpr std::size_t kMaxProbeReply = 4096;
+
+// The milter negotiation Postfix opens with: SMFIC_OPTNEG, protocol version
+// 6, every action and protocol flag libmilter knows (so the milter never
+// refuses for lack of one), followed by SMFIC_QUIT so that the milter ends
+// the connection without logging an error.
+std::string milter_probe_request();
+struct MilterReply {
+  std::uint32_t version = 0, actions = 0, protocol = 0;
+};
+// The reply to it: 4-octet big-endian length, 'O', version, actions, protocol
+// (and macro lists, ignored). nullopt and *error when it is not one.
+std::optional<MilterReply> parse_milter_reply(std::string_view bytes, std::string* error);
+
+// A request esmtp-inspect-policyd answers "action=DUNNO" without logging or
+// counting anything: protocol_state=CONNECT and no helo_name, sender,
+// recipient or server_address, so that no rule runs and no DNS lookup
+// starts.
+std::string policy_probe_request();
+// "action=..." from the reply; nullopt and *error otherwise.
+std::optional<std::string> parse_policy_reply(std::string_view bytes, std::string* error);
 
 class SystemProbe : public WiringProbe {
  public:
