@@ -493,6 +493,36 @@ TEST_F(Wiring, PolicyAbsolutePathFixKeepsTheWholeList) {
             "permit'");
 }
 
+// What a missing service means depends on the default action Postfix
+// applies then.
+TEST_F(Wiring, MeaningFollowsTheDefaultAction) {
+  probe_.files.clear();
+  main_["milter_default_action"] = "accept";
+  main_["smtpd_recipient_restrictions"] =
+      "reject_unauth_destination, check_policy_service { unix:esmtp-inspect/policy.sock, "
+      "default_action=DUNNO }";
+  run();
+  std::vector<std::string> meanings;
+  for (const auto* f : at_least(Severity::kProblem)) meanings.push_back(f->meaning);
+  ASSERT_EQ(meanings.size(), 2u) << dump();
+  EXPECT_THAT(meanings[0], HasSubstr("mail is accepted without this milter "
+                                     "(milter_default_action = accept)"));
+  EXPECT_THAT(meanings[1], HasSubstr("Postfix goes on as if it had answered DUNNO "
+                                     "(default_action for this policy service): mail is not "
+                                     "inspected"));
+  main_["milter_default_action"] = "reject";
+  main_["smtpd_policy_service_default_action"] = "450 4.7.1 Try later";
+  main_["smtpd_recipient_restrictions"] =
+      "reject_unauth_destination, check_policy_service unix:esmtp-inspect/policy.sock";
+  run();
+  meanings.clear();
+  for (const auto* f : at_least(Severity::kProblem)) meanings.push_back(f->meaning);
+  ASSERT_EQ(meanings.size(), 3u) << dump();  // and milter_default_action = reject itself
+  EXPECT_THAT(meanings[0], HasSubstr("\"550 5.5.0 Service unavailable\""));
+  EXPECT_THAT(meanings[1], HasSubstr("\"450 4.7.1 Try later\" "
+                                     "(smtpd_policy_service_default_action)"));
+}
+
 TEST_F(Wiring, SharedSettingOneFindingForSeveralServices) {
   master_ =
       "smtp inet n - y - - smtpd\n"

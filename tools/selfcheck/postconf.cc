@@ -84,6 +84,7 @@ const std::vector<std::string>& postconf_parameters() {
       "smtpd_milter_maps",
       "milter_default_action",
       "milter_protocol",
+      "smtpd_policy_service_default_action",
       "smtpd_delay_reject",
       "smtpd_relay_before_recipient_restrictions",
       "smtpd_restriction_classes",

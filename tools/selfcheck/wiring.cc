@@ -72,15 +72,6 @@ const char* default_name(Protocol p) {
   return p == Protocol::kMilter ? "esmtp-inspect/milter.sock" : "esmtp-inspect/policy.sock";
 }
 
-// What an smtpd that cannot reach the service tells every client.
-std::string refusal(Protocol p) {
-  return p == Protocol::kMilter
-             ? "every message gets \"451 4.7.1 Service unavailable - try again later\" "
-               "(milter_default_action = tempfail)"
-             : "every message gets \"451 4.3.5 Server configuration problem\" "
-               "(smtpd_policy_service_default_action)";
-}
-
 // A socket of ours as esmtp-inspect.yaml writes it: libmilter syntax for the
 // milter ("unix:/p", "local:/p", "/p", "inet:PORT@HOST"), Postfix-like for
 // the policy service ("unix:/p", "inet:HOST:PORT").
@@ -186,6 +177,9 @@ struct Smtpd {
 };
 
 // One milter or policy server as one smtpd uses it.
+struct Use;
+std::string refusal(const Use& u);
+
 struct Use {
   Protocol protocol;
   SocketSpec spec;
@@ -195,6 +189,38 @@ struct Use {
   bool ours = false;
   const OurSocket* other_daemon = nullptr;  // ours, but the other protocol's socket
 };
+
+// What smtpd does to mail when it cannot reach the service: its default
+// action (per milter or policy service in the "{ ... }" form, else Postfix's
+// parameter), as Postfix's milter8.c and smtpd_check.c apply it.
+std::string refusal(const Use& u) {
+  const Smtpd& s = *u.smtpd;
+  if (u.protocol == Protocol::kMilter) {
+    std::string attr = u.spec.attribute("default_action");
+    std::string action = lower(attr.empty() ? s.get("milter_default_action") : attr);
+    std::string where = attr.empty() ? "milter_default_action = " + action
+                                     : "default_action=" + action + " for this milter";
+    if (action == "accept") return "mail is accepted without this milter (" + where + ")";
+    if (action == "reject")
+      return "every message gets \"550 5.5.0 Service unavailable\" (" + where + ")";
+    if (action == "quarantine") return "every message is put on hold (" + where + ")";
+    if (action == "tempfail" || action.empty())
+      return "every message gets \"451 4.7.1 Service unavailable - try again later\" (" +
+             (action.empty() ? std::string("milter_default_action = tempfail") : where) + ")";
+    return "every message gets \"451 4.3.5 Server configuration problem - try again later\" "
+           "(" +
+           where + ", which Postfix does not know)";
+  }
+  std::string attr = u.spec.attribute("default_action");
+  std::string action(trim(attr.empty() ? s.get("smtpd_policy_service_default_action") : attr));
+  if (action.empty()) action = "451 4.3.5 Server configuration problem";
+  std::string where = attr.empty() ? "smtpd_policy_service_default_action"
+                                   : "default_action for this policy service";
+  if (!action.empty() && std::isdigit(static_cast<unsigned char>(action.front())))
+    return "every message gets \"" + action + "\" (" + where + ")";
+  return "Postfix goes on as if it had answered " + action + " (" + where +
+         "): mail is not inspected";
+}
 
 class Checker {
  public:
@@ -497,7 +523,7 @@ class Checker {
                        (u.protocol == Protocol::kPolicy ? "check_policy_service " : "") + e.text +
                        " (" + services_text(group) + ")";
     const std::string what = protocol_name(u.protocol);
-    const std::string refused = refusal(u.protocol) + ".";
+    const std::string refused = refusal(u) + ".";
 
     if (e.kind == Endpoint::Kind::kInvalid) {
       std::string fix = "write it as unix:NAME (relative to queue_directory) or inet:HOST:PORT";
@@ -558,7 +584,7 @@ class Checker {
           "smtpd runs chrooted in " + s.queue +
               " (column 5 of its master.cf line is y), so an absolute socket name is looked up "
               "inside the queue directory: " +
-              refusal(u.protocol) + ", and Postfix logs \"connect to ... " + e.text +
+              refusal(u) + ", and Postfix logs \"connect to ... " + e.text +
               ": No such file or directory\". A name without a leading slash is relative to "
               "queue_directory and works chrooted or not.",
           each_fix(group, [&](const Use& x) { return path_fix(x); }));
@@ -620,7 +646,7 @@ class Checker {
     const std::string where = unix_socket ? u.host_path : u.spec.endpoint.text;
     const std::string as = probe_.privileged() ? " as " + u.smtpd->user : std::string();
     const std::string what = protocol_name(u.protocol);
-    const std::string refused = refusal(u.protocol) + ".";
+    const std::string refused = refusal(u) + ".";
     switch (res.stage) {
       case ProbeResult::Stage::kSetup:
         add(Severity::kWarning, subject,
