@@ -253,6 +253,11 @@ class Selfcheck(unittest.TestCase):
         p = self.selfcheck("--address", "mail.example.org", config=self.config())
         self.assertEqual(p.returncode, 3)
         self.assertIn("--address mail.example.org: not an IP address", p.stderr)
+        # An esmtp-inspect.yaml given with --config must be readable.
+        missing_yaml = self.env.path("no-such.yaml")
+        p = self.selfcheck("--config", str(missing_yaml), config=self.config())
+        self.assertEqual(p.returncode, 3)
+        self.assertIn(f"{missing_yaml}: cannot open: No such file or directory", p.stderr)
 
     def test_dns_down_is_a_warning_within_the_budget(self):
         # A UDP port that is bound and never answers.

@@ -14,9 +14,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <thread>
 
+#include "tools/selfcheck/selfcheck.h"
 #include "tools/selfcheck/socket_probe.h"
 #include "tools/selfcheck/wiring.h"
 
@@ -817,6 +819,43 @@ TEST_F(Wiring, MilterMapsAreMentioned) {
   auto infos = at_least(Severity::kInfo);
   ASSERT_EQ(infos.size(), 1u) << dump();
   EXPECT_THAT(infos[0]->message, HasSubstr("smtpd_milter_maps = cidr:/etc/postfix/milter_map"));
+}
+
+// ---------------------------------------------------------------- reading it
+
+// read_wiring() over a fake postconf without -xP (older Postfix): -P values
+// are expanded here, restriction classes are asked for.
+TEST(ReadWiring, PostconfWithoutXPAndRestrictionClasses) {
+  char tmpl[] = "/tmp/esmtp-wiring-pc-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl, prog = dir + "/postconf";
+  std::ofstream(prog)
+      << "#!/bin/sh\n"
+         "echo \"$@\" >> " +
+             dir +
+             "/calls\n"
+             "case \"$*\" in\n"
+             "  *-xP*) echo 'postconf: fatal: invalid option' >&2; exit 1;;\n"
+             "  *-P*) echo 'submission/inet/smtpd_milters = $esock, unix:x';;\n"
+             "  *-M*) echo 'smtp inet n - y - - smtpd';\n"
+             "        echo 'submission inet n - - - - smtpd -o smtpd_milters=$esock';;\n"
+             "  *esock*) echo 'esock = unix:esmtp-inspect/milter.sock';;\n"
+             "  *inspect*) echo 'inspect = check_policy_service unix:p.sock';;\n"
+             "esac\n";
+  chmod(prog.c_str(), 0755);
+  std::string error;
+  auto in = read_wiring(prog, "/etc/pf", {{"smtpd_restriction_classes", "inspect"}}, &error);
+  ASSERT_TRUE(in) << error;
+  EXPECT_EQ(in->services.size(), 2u);
+  EXPECT_EQ(in->overrides["submission/inet"]["smtpd_milters"],
+            "unix:esmtp-inspect/milter.sock, unix:x");
+  EXPECT_EQ(in->main["inspect"], "check_policy_service unix:p.sock");
+  std::ifstream calls(dir + "/calls");
+  std::vector<std::string> lines;
+  for (std::string l; std::getline(calls, l);) lines.push_back(l);
+  EXPECT_THAT(lines, ElementsAre("-c /etc/pf -M", "-c /etc/pf -xP", "-c /etc/pf -P",
+                                 "-c /etc/pf -x esock", "-c /etc/pf -x inspect"));
+  std::system(("rm -rf " + dir).c_str());
 }
 
 // ---------------------------------------------------------------- the real probe

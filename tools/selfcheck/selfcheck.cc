@@ -797,7 +797,8 @@ int run_selfcheck(const Options& o) {
                      "which socket.",
                      "postconf -c DIR -M must work: check master.cf"});
   }
-  for (auto& n : notes) wiring.findings.insert(wiring.findings.begin(), std::move(n));
+  wiring.findings.insert(wiring.findings.begin(), std::make_move_iterator(notes.begin()),
+                         std::make_move_iterator(notes.end()));
 
   DnsOptions dns;
   dns.servers = o.dns;
