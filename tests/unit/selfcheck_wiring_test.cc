@@ -529,7 +529,7 @@ TEST_F(Wiring, SharedSettingOneFindingForSeveralServices) {
   master_ =
       "smtp inet n - y - - smtpd\n"
       "smtps inet n - y - - smtpd\n"
-      "2525 inet n - n - - smtpd\n";
+      "2525 inet n - n - - /usr/lib/postfix/sbin/smtpd\n";
   probe_.files.erase(kMilterSock);
   run();
   auto bad = at_least(Severity::kWarning);

@@ -29,6 +29,10 @@ bool starts_with(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
 
+bool ends_with(std::string_view s, std::string_view p) {
+  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
+}
+
 std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
   std::string r;
   for (const auto& s : v) {
@@ -230,7 +234,8 @@ class Checker {
 
   WiringReport run() {
     for (const auto& m : in_.services)
-      if (m.command == "smtpd") smtpds_.push_back(smtpd(m));
+      // The command is relative to daemon_directory, or a path to it.
+      if (m.command == "smtpd" || ends_with(m.command, "/smtpd")) smtpds_.push_back(smtpd(m));
     if (smtpds_.empty()) {
       add(Severity::kInfo, "master.cf",
           "master.cf runs no smtpd service: nothing receives mail over SMTP, so there is no "
