@@ -193,7 +193,7 @@ class SinkMessage:
 
 
 MASTER_CF = """\
-{listen} inet n - n - - smtpd
+{listen} inet n - {chroot} - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -219,7 +219,10 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     """A private Postfix on 127.0.0.1 relaying everything to a Sink."""
 
-    def __init__(self, env, sink, milters=(), extra=None, master_extra=""):
+    def __init__(self, env, sink, milters=(), extra=None, master_extra="", smtpd_chroot=False):
+        """smtpd_chroot: run smtpd chrooted in the queue directory, as
+        Debian's packaged master.cf does (column 5 = y); master starts as
+        root, so the private queue directory works as the chroot."""
         self.env = env
         self.dir = env.path("postfix")
         self.dir.mkdir()
@@ -266,7 +269,8 @@ class Postfix:
         self.params = params
         (self.dir / "main.cf").write_text("".join(f"{k} = {v}\n" for k, v in params.items()))
         (self.dir / "master.cf").write_text(
-            MASTER_CF.format(listen=f"127.0.0.1:{self.port}") + master_extra)
+            MASTER_CF.format(listen=f"127.0.0.1:{self.port}", chroot="y" if smtpd_chroot else "n")
+            + master_extra)
         env.on_close(self.stop)
         self.start()
 

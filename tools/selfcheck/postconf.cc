@@ -77,6 +77,24 @@ const std::vector<std::string>& postconf_parameters() {
       "smtpd_tls_cert_file",
       "smtpd_tls_eccert_file",
       "smtpd_tls_chain_files",
+      // esmtp-inspect's wiring (tools/selfcheck/wiring.h)
+      "queue_directory",
+      "mail_owner",
+      "smtpd_milters",
+      "smtpd_milter_maps",
+      "milter_default_action",
+      "milter_protocol",
+      "smtpd_policy_service_default_action",
+      "smtpd_delay_reject",
+      "smtpd_relay_before_recipient_restrictions",
+      "smtpd_restriction_classes",
+      "smtpd_client_restrictions",
+      "smtpd_helo_restrictions",
+      "smtpd_sender_restrictions",
+      "smtpd_relay_restrictions",
+      "smtpd_recipient_restrictions",
+      "smtpd_data_restrictions",
+      "smtpd_end_of_data_restrictions",
   };
   return names;
 }
@@ -182,17 +200,17 @@ bool is_loopback(const IpAddress& a) {
 
 // By hand rather than Boost.Process: one child, two pipes and a deadline are
 // a few lines of POSIX, without another library's process model to learn.
-std::optional<PostconfValues> run_postconf(const std::string& program,
-                                           const std::string& config_dir,
-                                           const std::vector<std::string>& names,
-                                           std::chrono::milliseconds timeout, std::string* error) {
+std::optional<std::string> run_postconf_text(const std::string& program,
+                                             const std::string& config_dir,
+                                             const std::vector<std::string>& arguments,
+                                             std::chrono::milliseconds timeout,
+                                             std::string* error) {
   std::vector<std::string> args = {program};
   if (!config_dir.empty()) {
     args.push_back("-c");
     args.push_back(config_dir);
   }
-  args.push_back("-x");
-  args.insert(args.end(), names.begin(), names.end());
+  args.insert(args.end(), arguments.begin(), arguments.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -286,7 +304,18 @@ std::optional<PostconfValues> run_postconf(const std::string& program,
              std::to_string(WEXITSTATUS(status)) + ")" + (why.empty() ? "" : ": " + why);
     return std::nullopt;
   }
-  return parse_postconf_output(out);
+  return out;
+}
+
+std::optional<PostconfValues> run_postconf(const std::string& program,
+                                           const std::string& config_dir,
+                                           const std::vector<std::string>& names,
+                                           std::chrono::milliseconds timeout, std::string* error) {
+  std::vector<std::string> args = {"-x"};
+  args.insert(args.end(), names.begin(), names.end());
+  auto out = run_postconf_text(program, config_dir, args, timeout, error);
+  if (!out) return std::nullopt;
+  return parse_postconf_output(*out);
 }
 
 }  // namespace esmtp::selfcheck

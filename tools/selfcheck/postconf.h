@@ -5,6 +5,8 @@
 // re-implement Postfix's macro expansion), and the values of smtpd_banner,
 // inet_interfaces, proxy_interfaces, smtp_bind_address(6) and
 // smtpd_tls_chain_files, which have small grammars of their own.
+// run_postconf_text() runs postconf with other flags (-M, -xP) and returns
+// the text for tools/selfcheck/wiring.h to parse.
 //
 // Limits: postconf's standard output is read up to kMaxPostconfOutput octets,
 // its standard error up to 64 KiB; postconf runs at most `timeout` and is
@@ -72,6 +74,13 @@ Interfaces parse_interfaces(std::string_view value);
 
 // Is the address in 127.0.0.0/8 or ::1?
 bool is_loopback(const IpAddress& address);
+
+// Runs `program [-c config_dir] arguments...` and returns its standard
+// output (postconf -M, -P, -xP). nullopt and *error as run_postconf().
+std::optional<std::string> run_postconf_text(const std::string& program,
+                                             const std::string& config_dir,
+                                             const std::vector<std::string>& arguments,
+                                             std::chrono::milliseconds timeout, std::string* error);
 
 // Runs `program [-c config_dir] -x names...`. nullopt and *error when it
 // cannot be started, is killed by the timeout, or exits non-zero.

@@ -1,5 +1,7 @@
 #include "tools/selfcheck/selfcheck.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <future>
@@ -7,12 +9,16 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "common/config_loader.h"
 #include "common/name_check.h"
+#include "tools/selfcheck/socket_probe.h"
 
 namespace esmtp::selfcheck {
 namespace {
 
 constexpr std::chrono::milliseconds kPostconfTimeout{10000};
+// What the daemons read when not told otherwise (esmtp-inspect.yaml(5)).
+constexpr const char* kSystemConfig = "/etc/esmtp-inspect/esmtp-inspect.yaml";
 constexpr std::int64_t kExpirySoon = 14 * 86400;
 
 std::string lower(std::string_view s) {
@@ -134,6 +140,16 @@ std::string add_forward(const IpAddress& a, const std::string& name) {
          record_type(a) + " " + a.str() + ")";
 }
 
+// Grouped by check, in the order an operator fixes them.
+void sort_findings(std::vector<Finding>& findings) {
+  static const std::vector<std::string> order = {"names",      "addresses",   "helo_ptr",
+                                                 "banner_dns", "certificate", "wiring"};
+  auto rank = [](const std::string& c) { return std::find(order.begin(), order.end(), c); };
+  std::stable_sort(findings.begin(), findings.end(), [&](const Finding& a, const Finding& b) {
+    return rank(a.check) < rank(b.check);
+  });
+}
+
 class Checker {
  public:
   Checker(const PostconfValues& settings, DnsResolver& resolver, const EvaluateOptions& options)
@@ -147,12 +163,7 @@ class Checker {
     dns();
     certificates();
     // Grouped by check, in the order an operator fixes them.
-    static const std::vector<std::string> order = {"names", "addresses", "helo_ptr", "banner_dns",
-                                                   "certificate"};
-    auto rank = [](const std::string& c) { return std::find(order.begin(), order.end(), c); };
-    std::stable_sort(
-        r_.findings.begin(), r_.findings.end(),
-        [&](const Finding& a, const Finding& b) { return rank(a.check) < rank(b.check); });
+    sort_findings(r_.findings);
     return std::move(r_);
   }
 
@@ -543,6 +554,60 @@ Report evaluate(const PostconfValues& settings, DnsResolver& resolver,
   return Checker(settings, resolver, options).run();
 }
 
+void add_wiring(Report& r, WiringReport wiring) {
+  r.smtpd = std::move(wiring.services);
+  for (auto& f : wiring.findings) r.findings.push_back(std::move(f));
+  sort_findings(r.findings);
+}
+
+std::optional<WiringInput> read_wiring(const std::string& postconf, const std::string& config_dir,
+                                       const PostconfValues& main, std::string* error) {
+  WiringInput in;
+  in.main = main;
+  auto m = run_postconf_text(postconf, config_dir, {"-M"}, kPostconfTimeout, error);
+  if (!m) return std::nullopt;
+  in.services = parse_master_services(*m);
+  // Postfix expands $name in -o values itself with -xP (3.7 does); without
+  // it, expand them against main.cf here.
+  std::string ignored;
+  if (auto p = run_postconf_text(postconf, config_dir, {"-xP"}, kPostconfTimeout, &ignored)) {
+    in.overrides = parse_service_overrides(*p);
+  } else {
+    auto raw = run_postconf_text(postconf, config_dir, {"-P"}, kPostconfTimeout, error);
+    if (!raw) return std::nullopt;
+    in.overrides = parse_service_overrides(*raw);
+    std::vector<std::string> names;
+    for (const auto& [id, values] : in.overrides)
+      for (const auto& [k, v] : values)
+        for (auto& n : referenced_parameters(v))
+          if (!in.main.count(n) && std::find(names.begin(), names.end(), n) == names.end())
+            names.push_back(std::move(n));
+    if (!names.empty()) {
+      auto more = run_postconf(postconf, config_dir, names, kPostconfTimeout, error);
+      if (!more) return std::nullopt;
+      in.main.insert(more->begin(), more->end());
+    }
+    for (auto& [id, values] : in.overrides)
+      for (auto& [k, v] : values) v = expand_parameters(v, in.main);
+  }
+  // Restriction classes are parameters of their own: ask for their values.
+  std::vector<std::string> classes;
+  auto add_classes = [&](const std::string& list) {
+    for (auto& n : split_list(list))
+      if (!in.main.count(n) && std::find(classes.begin(), classes.end(), n) == classes.end())
+        classes.push_back(std::move(n));
+  };
+  add_classes(get(main, "smtpd_restriction_classes"));
+  for (const auto& [id, values] : in.overrides)
+    add_classes(get(values, "smtpd_restriction_classes"));
+  if (!classes.empty()) {
+    auto more = run_postconf(postconf, config_dir, classes, kPostconfTimeout, error);
+    if (!more) return std::nullopt;
+    in.main.insert(more->begin(), more->end());
+  }
+  return in;
+}
+
 std::string format_text(const Report& r) {
   std::ostringstream o;
   auto line = [&](std::string_view label, const std::string& value) {
@@ -563,6 +628,13 @@ std::string format_text(const Report& r) {
   line("receives on", uses(r.receiving));
   for (const auto& c : r.certificates)
     line("certificate", c.path + " (" + join(c.names) + "; expires " + c.not_after + ")");
+  for (const auto& s : r.smtpd) {
+    std::string how = s.chrooted ? "chrooted in " + s.queue_directory : "not chrooted";
+    how += ", user " + s.user;
+    if (!s.milters.empty()) how += "; milters " + join(s.milters);
+    if (!s.policies.empty()) how += "; policy " + join(s.policies);
+    line("smtpd", s.id + " (" + how + ")");
+  }
   o << "\n";
   std::size_t counts[4] = {};
   for (const auto& f : r.findings) {
@@ -615,6 +687,14 @@ std::string format_json(const Report& r) {
                                  {"days_left", c.seconds_left / 86400},
                                  {"self_signed", c.self_signed}});
   nlohmann::ordered_json counts = {{"ok", 0}, {"info", 0}, {"warning", 0}, {"problem", 0}};
+  j["smtpd"] = nlohmann::ordered_json::array();
+  for (const auto& s : r.smtpd)
+    j["smtpd"].push_back({{"service", s.id},
+                          {"chrooted", s.chrooted},
+                          {"queue_directory", s.queue_directory},
+                          {"user", s.user},
+                          {"milters", s.milters},
+                          {"policy_services", s.policies}});
   j["findings"] = nlohmann::ordered_json::array();
   for (const auto& f : r.findings) {
     counts[std::string(to_string(f.severity))] =
@@ -639,7 +719,8 @@ CLI::App* add_selfcheck_command(CLI::App& app, Options& o) {
   auto* sc = app.add_subcommand(
       "selfcheck",
       "Check the local Postfix's names (myhostname, smtpd_banner, smtp_helo_name, TLS "
-      "certificate) against DNS for its addresses (exit 0 fine, 1 warnings, 2 problems, 3 "
+      "certificate) against DNS for its addresses, and esmtp-inspect's milter and policy "
+      "sockets as each smtpd of master.cf opens them (exit 0 fine, 1 warnings, 2 problems, 3 "
       "could not run)");
   sc->add_option("-c,--config-dir", o.config_dir, "Postfix configuration directory (postconf -c)");
   sc->add_option("--postconf", o.postconf, "the postconf program (default: postconf on PATH)");
@@ -649,6 +730,10 @@ CLI::App* add_selfcheck_command(CLI::App& app, Options& o) {
   sc->add_option("--dns", o.dns, "DNS server 127.0.0.1:PORT (repeatable; default resolv.conf)");
   sc->add_option("--dns-timeout", o.dns_timeout_ms, "DNS timeout per try, ms (default 2000)")
       ->check(CLI::Range(1u, 60000u));
+  sc->add_option("--config", o.config,
+                 std::string("esmtp-inspect.yaml whose milter.socket and policy.listen name our "
+                             "sockets (default ") +
+                     kSystemConfig + " if readable, else the built-in defaults)");
   sc->add_flag("--json", o.json, "print JSON");
   return sc;
 }
@@ -675,6 +760,46 @@ int run_selfcheck(const Options& o) {
   if (!settings) return fail(error);
   if (get(*settings, "myhostname").empty())
     return fail(o.postconf + " printed no myhostname: is it Postfix's postconf?");
+
+  // Wiring first: its probe forks, best done before the resolver's threads.
+  std::vector<Finding> notes;
+  OurSockets ours;
+  std::shared_ptr<const Config> config;
+  std::string config_file = o.config;
+  if (config_file.empty() && access(kSystemConfig, R_OK) == 0) config_file = kSystemConfig;
+  if (!config_file.empty()) {
+    LoadResult loaded = load_config_file(config_file);
+    if (loaded.ok()) {
+      config = loaded.config;
+      ours.config_file = config_file;
+    } else if (!o.config.empty()) {
+      return fail(loaded.errors.front().str());
+    } else {
+      notes.push_back({Severity::kWarning, "wiring", config_file,
+                       "cannot read " + config_file + ": " + loaded.errors.front().str(),
+                       "The daemons cannot start with it either; selfcheck recognised "
+                       "esmtp-inspect's sockets by the built-in defaults and by name only.",
+                       "esmtp-inspect check-config " + config_file});
+    }
+  }
+  if (!config) config = default_config();
+  ours.milter = {config->milter.socket};
+  ours.policy = config->policy.listen;
+  WiringReport wiring;
+  if (auto in = read_wiring(o.postconf, o.config_dir, *settings, &error)) {
+    in->ours = ours;
+    SystemProbe probe;
+    wiring = check_wiring(*in, probe);
+  } else {
+    notes.push_back({Severity::kWarning, "wiring", "master.cf",
+                     "the wiring was not checked: " + error,
+                     "Without master.cf's services selfcheck cannot tell which smtpd opens "
+                     "which socket.",
+                     "postconf -c DIR -M must work: check master.cf"});
+  }
+  wiring.findings.insert(wiring.findings.begin(), std::make_move_iterator(notes.begin()),
+                         std::make_move_iterator(notes.end()));
+
   DnsOptions dns;
   dns.servers = o.dns;
   dns.timeout = std::chrono::milliseconds(o.dns_timeout_ms);
@@ -683,6 +808,7 @@ int run_selfcheck(const Options& o) {
   // Forward lookups of PTR names start after the PTR answer: two budgets.
   eo.dns_wait = 2 * resolver->budget() + std::chrono::milliseconds(200);
   Report r = evaluate(*settings, *resolver, eo);
+  add_wiring(r, std::move(wiring));
   std::cout << (o.json ? format_json(r) + "\n" : format_text(r));
   return r.exit_code();
 }

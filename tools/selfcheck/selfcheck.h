@@ -12,7 +12,13 @@
 //                and its PTR is the banner name (informational, RFC 5321
 //                section 4.2: only outside test tools compare them);
 //   certificate  the server certificate covers the banner name, is within
-//                its validity, and whether it is self-signed.
+//                its validity, and whether it is self-signed;
+//   wiring       esmtp-inspect's milter and policy sockets as each smtpd
+//                service of master.cf opens them (chroot, queue_directory,
+//                user), milter_default_action, milter_protocol, and the
+//                policy check's place after reject_unauth_destination
+//                (tools/selfcheck/wiring.h; master.cf read with postconf -M
+//                and -xP, esmtp-inspect.yaml for our socket names).
 // Every name/address pair goes through common/name_check.h.
 //
 // Each finding has a severity, what it means, and a fix (a `postconf -e`
@@ -31,7 +37,9 @@
 #include "common/dns_resolver.h"
 #include "common/net.h"
 #include "tools/selfcheck/certificate.h"
+#include "tools/selfcheck/finding.h"
 #include "tools/selfcheck/postconf.h"
+#include "tools/selfcheck/wiring.h"
 #include "tools/severity.h"
 
 namespace CLI {
@@ -39,15 +47,6 @@ class App;
 }
 
 namespace esmtp::selfcheck {
-
-struct Finding {
-  Severity severity = Severity::kOk;
-  std::string check;    // "names", "helo_ptr", "banner_dns", "certificate", ...
-  std::string subject;  // the address, name or file it is about
-  std::string message;  // what was found
-  std::string meaning;  // why it matters (or does not)
-  std::string fix;      // a `postconf -e ...` command or a DNS record; empty when ok
-};
 
 struct AddressUse {
   IpAddress address;
@@ -59,6 +58,7 @@ struct Report {
   std::string myhostname, banner_name, helo_name;
   std::vector<AddressUse> sending, receiving;
   std::vector<CertificateInfo> certificates;
+  std::vector<SmtpdService> smtpd;  // from the wiring check
   std::vector<Finding> findings;
 
   Severity worst() const;
@@ -75,6 +75,16 @@ struct EvaluateOptions {
 Report evaluate(const PostconfValues& settings, DnsResolver& resolver,
                 const EvaluateOptions& options);
 
+// Adds the wiring check's services and findings to a report, in the order
+// findings are shown.
+void add_wiring(Report& r, WiringReport wiring);
+
+// The wiring input as postconf shows it: `main` (postconf -x values) plus
+// restriction class definitions, `postconf -M`, `postconf -xP` (or -P,
+// expanded here). nullopt and *error when postconf -M or -P fails.
+std::optional<WiringInput> read_wiring(const std::string& postconf, const std::string& config_dir,
+                                       const PostconfValues& main, std::string* error);
+
 std::string format_text(const Report& r);
 std::string format_json(const Report& r);
 
@@ -83,6 +93,7 @@ struct Options {
   std::string postconf = "postconf";   // --postconf PATH
   std::vector<std::string> addresses;  // --address IP
   std::vector<std::string> dns;        // --dns 127.0.0.1:PORT
+  std::string config;                  // --config esmtp-inspect.yaml (our socket names)
   unsigned dns_timeout_ms = 2000;
   bool json = false;
 };
