@@ -167,10 +167,12 @@ class Sendmail:
     Sendmail's S= syntax); `mailertable` maps domains to mailers, e.g.
     {"nowhere.invalid": "error:5.1.1:550 User unknown"} makes Sendmail refuse
     those recipients itself at RCPT (its {rcpt_mailer} is then "error").
+    `milter_line` is an INPUT_MAIL_FILTER line to use as given instead.
     """
 
     def __init__(self, env, sink, milter=None, milter_flags="T",
-                 milter_timeouts="C:5s;S:30s;R:30s;E:5m", mailertable=None, mc_extra=""):
+                 milter_timeouts="C:5s;S:30s;R:30s;E:5m", mailertable=None, mc_extra="",
+                 milter_line=None):
         self.env = env
         self.root = ensure_sendmail()
         self.binary = self.root / "usr/libexec/sendmail/sendmail"
@@ -184,7 +186,8 @@ class Sendmail:
         mailertable = mailertable or {}
         (self.dir / "mailertable").write_text(
             "".join(f"{k}\t{v}\n" for k, v in mailertable.items()))
-        milter_line = ""
+        # milter_line: an INPUT_MAIL_FILTER line used as given (the package's).
+        milter_line = milter_line or ""
         if milter is not None:
             milter_line = (f"INPUT_MAIL_FILTER(`esmtp-inspect', `S={milter.socket}, "
                            f"F={milter_flags}, T={milter_timeouts}')dnl\n")
