@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -916,8 +917,8 @@ INSTANTIATE_TEST_SUITE_P(
                       // Short names: the answer must fit in 512 octets.
                       std::vector<Rr> chain{{kQname, kCname, 60, name("c0")}};
                       for (int i = 0; i < 10; ++i)
-                        chain.push_back({name("c" + std::to_string(i)), kCname, 60,
-                                         name("c" + std::to_string(i + 1))});
+                        chain.push_back({name(fmt::format("c{}", i)), kCname, 60,
+                                         name(fmt::format("c{}", i + 1))});
                       chain.push_back({name("c10"), kPtr, 60, kMx});
                       return reply(q, kNoError, chain);
                     },

@@ -1,5 +1,6 @@
 #include "policy/policy_protocol.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 namespace esmtp {
@@ -58,7 +59,7 @@ TEST(PolicyParser, MalformedInputIsAnError) {
 TEST(PolicyParser, LimitsBoundMemory) {
   PolicyParser p;
   std::string many;
-  for (int i = 0; i < 300; ++i) many += "a" + std::to_string(i) + "=1\n";
+  for (int i = 0; i < 300; ++i) many += fmt::format("a{}=1\n", i);
   EXPECT_EQ(feed_all(p, many), PolicyParser::Status::kError);
   EXPECT_EQ(p.error(), "more than 256 attributes");
 

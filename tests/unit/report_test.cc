@@ -329,7 +329,7 @@ TEST(ReportLine, MutatedLinesNeverCrash) {
           l[at] = "\"<>[]:; ={}"[next() % 11];
           break;
       }
-      if (l.empty()) l = "x";
+      if (l.empty()) l.push_back('x');
     }
     r.add_line(l);
   }

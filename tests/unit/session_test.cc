@@ -1,5 +1,6 @@
 #include "common/session.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -106,7 +107,7 @@ TEST_F(SessionTest, RecipientCountTempfailsEachExtraRecipient) {
   s().mail("a@example.org");
   int tempfailed = 0;
   for (int i = 0; i < 150; ++i) {
-    Verdict v = s().rcpt("r" + std::to_string(i) + "@example.net");
+    Verdict v = s().rcpt(fmt::format("r{}@example.net", i));
     if (v.action == Action::kTempfail) {
       ++tempfailed;
       EXPECT_EQ(v.reply.str(), "452 4.5.3 Too many recipients");

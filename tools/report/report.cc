@@ -458,8 +458,6 @@ std::string Report::text() const {
     std::snprintf(buf, sizeof buf, "%10llu  ", static_cast<unsigned long long>(n));
     o += buf + printable(label) + "\n";
   };
-  std::uint64_t lines = 0;
-  for (const auto& f : files_) lines += f.stats.lines;
   o += "esmtp-inspect report: " + std::to_string(files_.size()) + " file" +
        (files_.size() == 1 ? "" : "s") + ", " + std::to_string(lines_) + " lines, " +
        std::to_string(bytes_) + " bytes\n";
