@@ -1,4 +1,5 @@
-// config: the in-memory model of esmtp-inspect.yaml (SPEC section 7).
+// config: the in-memory model of esmtp-inspect.yaml, documented in
+// esmtp-inspect.yaml(5).
 //
 // A Config is built once by config_loader and then never changes: daemons hold
 // it through std::shared_ptr<const Config> and swap the pointer on reload, so a

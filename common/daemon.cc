@@ -176,9 +176,9 @@ std::optional<std::string> config_file_path(const std::string& arg, std::string*
   }
   if (!S_ISREG(st.st_mode)) {
     if (error)
-      *error = absolute.string() +
-               (S_ISDIR(st.st_mode) ? ": is a directory, not a configuration file"
-                                    : ": is not a regular file");
+      *error =
+          absolute.string() + (S_ISDIR(st.st_mode) ? ": is a directory, not a configuration file"
+                                                   : ": is not a regular file");
     return std::nullopt;
   }
   return absolute.string();
@@ -322,8 +322,10 @@ DaemonStart start_daemon(const std::string& config_arg, const std::string& tag, 
   {
     // A `file:` log is created by the run-as user, who reopens it later.
     EffectiveIds ids(s.credentials, EffectiveIds::For::kFiles);
-    if (ids.ok()) s.logger = Logger::from_config(s.config->log, tag, &error);
-    else error = ids.error();
+    if (ids.ok())
+      s.logger = Logger::from_config(s.config->log, tag, &error);
+    else
+      error = ids.error();
   }
   if (!s.logger) {
     std::cerr << tag << ": " << error

@@ -16,7 +16,7 @@
 // Identities: started as root with a run-as user, a daemon creates its unix
 // sockets and log files under EffectiveIds, i.e. with the final owner, group
 // and mode from the start (nothing is chowned or chmodded by path afterwards,
-// SPEC section 12), then drops root for good before serving.
+// esmtp-inspect-milter(8), START-UP), then drops root for good before serving.
 //
 // Runtime holds the configuration, logger and DNS resolver that new
 // connections take; a reload (SIGHUP) builds new ones and swaps them
@@ -45,8 +45,8 @@
 
 namespace esmtp {
 
-inline constexpr int kExitStartup = 1;   // socket busy, folder missing, bind, fork
-inline constexpr int kExitConfig = 78;   // EX_CONFIG: file, log target, user, group
+inline constexpr int kExitStartup = 1;  // socket busy, folder missing, bind, fork
+inline constexpr int kExitConfig = 78;  // EX_CONFIG: file, log target, user, group
 
 class Runtime {
  public:

@@ -1,4 +1,5 @@
-// dns_resolver: the DNS lookups behind the identity checks (SPEC section 5).
+// dns_resolver: the DNS lookups behind the identity checks (esmtp-inspect.yaml(5),
+// IDENTITY CHECKS).
 //
 // Asynchronous PTR, A and AAAA queries with c-ares: per-query timeout and
 // tries from the configuration, servers from the configuration

@@ -1,4 +1,4 @@
-// identity: the identity checks of SPEC section 5 (HELO, PTR, FCrDNS,
+// identity: the identity checks of esmtp-inspect.yaml(5) (HELO, PTR, FCrDNS,
 // banner/HELO/PTR consistency).
 //
 // evaluate() is a pure function from DNS answers to check results, so every

@@ -28,8 +28,9 @@ bool fill_unix_address(const std::string& path, sockaddr_un& a, std::string* err
   a = {};
   a.sun_family = AF_UNIX;
   if (path.size() >= sizeof a.sun_path) {
-    if (error) *error = fmt::format("{}: a unix socket path has at most {} octets", path,
-                                    sizeof a.sun_path - 1);
+    if (error)
+      *error =
+          fmt::format("{}: a unix socket path has at most {} octets", path, sizeof a.sun_path - 1);
     return false;
   }
   std::memcpy(a.sun_path, path.data(), path.size());
@@ -155,17 +156,17 @@ int listen_tcp(const std::string& host, std::uint16_t port, std::string* error) 
   }
   const int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int on = 1;
-  const std::string where =
-      ss.ss_family == AF_INET6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
+  const std::string where = ss.ss_family == AF_INET6 ? fmt::format("[{}]:{}", host, port)
+                                                     : fmt::format("{}:{}", host, port);
   if (fd < 0 || ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
       ::bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0 ||
       ::listen(fd, SOMAXCONN) != 0) {
     const int e = errno;
     if (error)
-      *error = e == EADDRINUSE
-                   ? fmt::format("cannot listen on {}: the port is in use (another instance?)",
-                                 where)
-                   : fmt::format("cannot listen on {}: {}", where, std::strerror(e));
+      *error =
+          e == EADDRINUSE
+              ? fmt::format("cannot listen on {}: the port is in use (another instance?)", where)
+              : fmt::format("cannot listen on {}: {}", where, std::strerror(e));
     if (fd >= 0) ::close(fd);
     return -1;
   }
@@ -219,8 +220,8 @@ void remove_pidfile(const std::string& path) {
   char buf[32] = {};
   const ssize_t n = ::read(fd, buf, sizeof buf - 1);
   ::close(fd);
-  if (n > 0 && std::string_view(buf, static_cast<std::size_t>(n)) ==
-                   std::to_string(::getpid()) + "\n")
+  if (n > 0 &&
+      std::string_view(buf, static_cast<std::size_t>(n)) == std::to_string(::getpid()) + "\n")
     ::unlink(path.c_str());
 }
 

@@ -1,7 +1,7 @@
 // listen_socket: the listening sockets and pidfiles of both daemons, made so
 // that nothing a local user prepares at those paths is changed, truncated or
-// deleted by a daemon started as root (SPEC sections 11 and 12;
-// esmtp-inspect-milter(8), esmtp-inspect-policyd(8)).
+// deleted by a daemon started as root (esmtp-inspect-milter(8),
+// esmtp-inspect-policyd(8), START-UP).
 //
 // A unix socket path is checked before binding: its folder must exist;
 // anything there that is not a socket is refused (never replaced); a socket

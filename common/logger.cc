@@ -281,7 +281,7 @@ std::unique_ptr<Logger> Logger::from_config(const LogConfig& c, std::string tag,
 }
 
 void Logger::verdict(const LogContext& ctx, const Verdict& v) {
-  // Discards lose mail by design: they are logged as warnings (SPEC section 6).
+  // Discards lose mail by design: they are logged as warnings (esmtp-inspect.yaml(5), ACTIONS).
   LogLevel level = v.action == Action::kDiscard ? LogLevel::kWarning : LogLevel::kInfo;
   if (level < min_level_) return;
   sink_->write(level, format_ == LogFormat::kJson ? format_verdict_json(&ctx, v)
@@ -319,7 +319,7 @@ int open_log_file(const std::string& path, std::string* error) {
 }
 
 // A `file:` log. logrotate renames the file and signals the daemon, which
-// opens PATH again (SPEC section 8); lines written in between go to the
+// opens PATH again (esmtp-inspect-milter(8), SIGNALS); lines written in between go to the
 // renamed file, none is lost.
 class FileSink : public StreamSink {
  public:

@@ -1,4 +1,4 @@
-// logger: one line per decision, as SPEC section 8 shows.
+// logger: one line per decision, as esmtp-inspect.yaml(5), LOGGING, shows.
 //
 //   QUEUEID: action=reject rule=header_line_length actual=1204 limit=998
 //   where=header:Subject client=mx.example.org[203.0.113.5] helo=mx.example.org

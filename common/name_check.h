@@ -1,6 +1,6 @@
 // name_check: does a host name agree with an address in the DNS?
 //
-// The question behind SPEC section 1's banner/HELO/PTR consistency, asked
+// The question behind the banner/HELO/PTR consistency of esmtp-inspect(1), asked
 // about our own server by the operator tools (`esmtp-inspect probe` about a
 // banner name and the address it answered on, `esmtp-inspect selfcheck` about
 // myhostname / smtp_helo_name and the addresses Postfix uses). The identity

@@ -1,5 +1,5 @@
-// rules: the table of inspection rules (SPEC section 4) and identity checks
-// (SPEC section 5).
+// rules: the table of inspection rules and identity checks
+// (esmtp-inspect.yaml(5), RULES and IDENTITY CHECKS).
 //
 // One row per rule: name, stage, what it measures, its parameter kind, the
 // default limit and action, the default reply and the ASA equivalent. The

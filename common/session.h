@@ -1,4 +1,5 @@
-// session: the inspection engine's per-connection state (SPEC section 3).
+// session: the inspection engine's per-connection state: events in SMTP order in,
+// verdicts out.
 //
 // A front end (milter, policy service, CLI) feeds SMTP events in order:
 // connect, helo, mail, rcpt..., header..., end_of_headers, body...,
@@ -72,10 +73,10 @@ class Session : private MimeListener {
   // Every verdict of the last event, in the order the rules fired.
   std::span<const Verdict> last() const { return last_; }
 
-  // Identity checks (SPEC section 5). The front end runs the DNS lookups for
-  // identity_input() (once per client and HELO name) when identity_wanted(),
-  // and hands the report in; each check that did not pass acts once per HELO
-  // name. `where` is the stage ("helo", "rcpt", ...).
+  // Identity checks (esmtp-inspect.yaml(5), IDENTITY CHECKS). The front end runs the DNS lookups
+  // for identity_input() (once per client and HELO name) when identity_wanted(), and hands the
+  // report in; each check that did not pass acts once per HELO name. `where` is the stage ("helo",
+  // "rcpt", ...).
   bool identity_wanted() const;
   IdentityInput identity_input() const;
   Verdict identity(const IdentityReport& report, std::string_view where);

@@ -1,6 +1,6 @@
 // verdict: the vocabulary shared by the engine and both front ends.
 //
-// An Action says what the MTA should do (SPEC section 6); a Reply is the SMTP
+// An Action says what the MTA should do (esmtp-inspect.yaml(5), ACTIONS); a Reply is the SMTP
 // reply text that goes with it; a Verdict is one decision of one rule, with the
 // value measured, the limit it was compared to, and where in the message.
 //

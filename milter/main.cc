@@ -403,8 +403,7 @@ int run(int argc, char** argv) {
     if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
     EffectiveIds ids(creds);
     if (!ids.ok()) return startup.fail(kExitStartup, ids.error());
-    if (!socket_folder_writable(path, creds.user, &error))
-      return startup.fail(kExitStartup, error);
+    if (!socket_folder_writable(path, creds.user, &error)) return startup.fail(kExitStartup, error);
     remove_stale_socket(path);
   }
   smfiDesc desc{};
@@ -427,7 +426,8 @@ int run(int argc, char** argv) {
   {
     EffectiveIds ids(creds);
     listening =
-        ids.ok() && smfi_setconn(socket.data()) == MI_SUCCESS && smfi_register(desc) == MI_SUCCESS &&
+        ids.ok() && smfi_setconn(socket.data()) == MI_SUCCESS &&
+        smfi_register(desc) == MI_SUCCESS &&
         smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) == MI_SUCCESS &&
         smfi_opensocket(false) == MI_SUCCESS;
   }
@@ -472,7 +472,9 @@ int run(int argc, char** argv) {
   Runtime runtime(start.config_path, kTag, config, logger, resolver);
   g_runtime = &runtime;
   logger->info("starting: socket={} config={} user={}", socket, start.config_path,
-               geteuid() == 0 ? "root" : creds.become ? creds.user : std::to_string(geteuid()));
+               geteuid() == 0 ? "root"
+               : creds.become ? creds.user
+                              : std::to_string(geteuid()));
 
   std::atomic<int> milter_rc{0};
   std::atomic<bool> milter_done{false};

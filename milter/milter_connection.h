@@ -1,7 +1,7 @@
 // milter_connection: the milter front end's per-connection logic.
 //
 // Maps libmilter callbacks to Session events and verdicts back to milter
-// replies (SPEC section 6), and nothing else: every decision is the engine's.
+// replies (esmtp-inspect.yaml(5), ACTIONS), and nothing else: every decision is the engine's.
 // The MTA is reached only through MtaContext, so unit tests drive this class
 // without libmilter or sockets (the OpenDKIM test-shim approach).
 //

@@ -127,8 +127,7 @@ int run(int argc, char** argv) {
     }
   } cleanup{listening, {}};
   if (!spawn) {
-    if (!open_listeners(listen, creds, listening, &error))
-      return startup.fail(kExitStartup, error);
+    if (!open_listeners(listen, creds, listening, &error)) return startup.fail(kExitStartup, error);
     if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
   }
   const std::uint64_t fds = raise_fd_limit();
@@ -196,7 +195,9 @@ int run(int argc, char** argv) {
   std::string where;
   for (const auto& l : listen) where += (where.empty() ? "" : ",") + l;
   logger->info("starting: listen={} config={} user={}", where, start.config_path,
-               geteuid() == 0 ? "root" : creds.become ? creds.user : std::to_string(geteuid()));
+               geteuid() == 0 ? "root"
+               : creds.become ? creds.user
+                              : std::to_string(geteuid()));
   startup.ready("serving on " + where);
   io.run();
   runtime.logger()->info("stopped");

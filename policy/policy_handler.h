@@ -1,7 +1,7 @@
 // policy_handler: one policy connection's logic, without sockets.
 //
-// Maps Postfix policy requests to engine events (SPEC section 3) and the
-// verdicts back to an "action=" reply (SPEC section 6): reject/tempfail/
+// Maps Postfix policy requests to engine events (common/session.h) and the
+// verdicts back to an "action=" reply (esmtp-inspect.yaml(5), ACTIONS): reject/tempfail/
 // disconnect send the rule's reply, quarantine is HOLD, discard is DISCARD,
 // tag is PREPEND X-ESMTP-Inspect, anything else DUNNO.
 //

@@ -1,6 +1,6 @@
 // Memory per session is bounded by configuration, never by the message
-// (SPEC section 3): a 50 MB message with 10,000 parts, fed in 64 KiB chunks,
-// must not grow the heap beyond a few times the configured MIME limits.
+// (memory per session is bounded by configuration): a 50 MB message with 10,000 parts, fed in 64
+// KiB chunks, must not grow the heap beyond a few times the configured MIME limits.
 #include <malloc.h>
 
 #include <gtest/gtest.h>

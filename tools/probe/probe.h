@@ -1,4 +1,4 @@
-// probe: `esmtp-inspect probe HOST[:PORT]` (SPEC section 9): connect to an
+// probe: `esmtp-inspect probe HOST[:PORT]` (esmtp-inspect(1)): connect to an
 // SMTP server as an outside client would and report what it sees: connect
 // time, time to banner, the banner, EHLO extensions, STARTTLS (offered,
 // masked, absent), the TLS handshake (OpenSSL) and certificate, and the

@@ -6,7 +6,7 @@
 // of ours. Recognised: Postfix's `reject:`, `milter-reject:`, `milter-hold:`,
 // `milter-discard:` lines at every stage (the END-OF-MESSAGE form from
 // cleanup carries no 3-digit code), `connect from`, `status=sent`, and our
-// own verdict lines (SPEC section 8) in text and JSON form.
+// own verdict lines (esmtp-inspect.yaml(5), LOGGING) in text and JSON form.
 //
 // Traditional timestamps carry no year. YearGuesser infers it per input
 // file: the first stamp gets the latest year that does not put it more than

@@ -1,5 +1,5 @@
 // report: `esmtp-inspect report` summarises rejections from mail logs
-// (issue 5, SPEC section 9).
+// (esmtp-inspect(1), report).
 //
 // Input: mail logs read by log_input (plain or gzip, several files, "-" for
 // stdin), parsed by log_line. Output: text for people, --json for machines

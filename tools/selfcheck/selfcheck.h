@@ -1,5 +1,5 @@
 // selfcheck: `esmtp-inspect selfcheck`, the local Postfix's names against
-// the DNS (SPEC section 1 and the selfcheck row of section 9).
+// the DNS (selfcheck in esmtp-inspect(1)).
 //
 // Reads myhostname, smtpd_banner, smtp_helo_name, inet_interfaces,
 // proxy_interfaces, smtp_bind_address(6) and the smtpd TLS certificate files

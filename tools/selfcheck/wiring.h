@@ -1,5 +1,5 @@
 // wiring: esmtp-inspect's milter and policy sockets as Postfix's smtpd will
-// use them (the wiring part of the selfcheck row of SPEC section 9).
+// use them (the wiring part of selfcheck in esmtp-inspect(1)).
 //
 // Inputs, all read through postconf so that Postfix parses its own files:
 // main.cf values (`postconf -x`, restriction class definitions included), the
