@@ -121,4 +121,12 @@ TEST(Cli, CheckConfig) {
   std::remove(bad.c_str());
 }
 
+// yaml-cpp reads a directory as an empty file: the defaults, "valid".
+TEST(Cli, CheckConfigRefusesADirectory) {
+  CliRun r = run("check-config /tmp");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("/tmp: is a directory, not a configuration file"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("valid")));
+}
+
 }  // namespace
