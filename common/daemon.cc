@@ -162,6 +162,11 @@ bool drop_privileges(const Credentials& creds, std::string* error) {
   return true;
 }
 
+bool become_daemon_user(const Credentials& creds, const std::string& pidfile, OwnedFiles& files,
+                        std::string* error) {
+  return drop_privileges(creds, error) && files.write_pidfile(pidfile, error);
+}
+
 std::optional<std::string> config_file_path(const std::string& arg, std::string* error) {
   std::error_code ec;
   const std::filesystem::path absolute = std::filesystem::absolute(arg, ec).lexically_normal();

@@ -41,6 +41,7 @@
 
 #include "common/config.h"
 #include "common/dns_resolver.h"
+#include "common/listen_socket.h"
 #include "common/logger.h"
 
 namespace esmtp {
@@ -132,6 +133,12 @@ class EffectiveIds {
 // Becomes the run-as user for good (groups, gid, uid) and checks that root
 // cannot be regained. True without doing anything when !creds.become.
 bool drop_privileges(const Credentials& creds, std::string* error);
+
+// The last step of both daemons' start-up after the sockets: drop root, then
+// write the pidfile (if any) as the run-as user, who can then remove it at
+// exit. False with *error.
+bool become_daemon_user(const Credentials& creds, const std::string& pidfile, OwnedFiles& files,
+                        std::string* error);
 
 // The -c argument as the daemon keeps it: absolute (the daemon changes
 // directory to / when it detaches, and reloads read the same file), naming a

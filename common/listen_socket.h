@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace esmtp {
 
@@ -70,5 +71,33 @@ class SocketFile {
 bool write_pidfile(const std::string& path, std::string* error);
 // Removes `path` if it still holds our PID.
 void remove_pidfile(const std::string& path);
+
+// The files a daemon made (its sockets, its pidfile), removed when it ends,
+// however it ends: each only while it is still ours.
+class OwnedFiles {
+ public:
+  OwnedFiles() = default;
+  OwnedFiles(const OwnedFiles&) = delete;
+  OwnedFiles& operator=(const OwnedFiles&) = delete;
+  ~OwnedFiles() { remove(); }
+
+  void add(std::optional<SocketFile> socket) {
+    if (socket) sockets_.push_back(std::move(*socket));
+  }
+  bool write_pidfile(const std::string& path, std::string* error) {
+    if (path.empty()) return true;
+    if (!esmtp::write_pidfile(path, error)) return false;
+    pidfile_ = path;
+    return true;
+  }
+  void remove() const {
+    for (const auto& s : sockets_) s.remove();
+    if (!pidfile_.empty()) remove_pidfile(pidfile_);
+  }
+
+ private:
+  std::vector<SocketFile> sockets_;
+  std::string pidfile_;
+};
 
 }  // namespace esmtp

@@ -436,17 +436,9 @@ int run(int argc, char** argv) {
                         "cannot listen on " + socket +
                             (path.empty() ? ": the port is in use or the address is not local"
                                           : ": check the path and its folder's permissions"));
-  std::optional<SocketFile> socket_file;
-  if (!path.empty()) socket_file = SocketFile::record(path);
   // Whatever ends the start-up or the daemon, the socket goes with it.
-  struct Cleanup {
-    std::optional<SocketFile>& socket;
-    std::string pidfile;
-    ~Cleanup() {
-      if (socket) socket->remove();
-      if (!pidfile.empty()) remove_pidfile(pidfile);
-    }
-  } cleanup{socket_file, {}};
+  OwnedFiles files;
+  if (!path.empty()) files.add(SocketFile::record(path));
 
   raise_fd_limit();
   if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
@@ -459,12 +451,7 @@ int run(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  if (!drop_privileges(creds, &error)) return startup.fail(kExitStartup, error);
-  // Written by the run-as user, so that it can remove the file at exit.
-  if (!pidfile.empty()) {
-    if (!write_pidfile(pidfile, &error)) return startup.fail(kExitStartup, error);
-    cleanup.pidfile = pidfile;
-  }
+  if (!become_daemon_user(creds, pidfile, files, &error)) return startup.fail(kExitStartup, error);
   // After detach() and the signal mask: the resolver's thread must exist in
   // this process and must never take the signals.
   std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
@@ -508,7 +495,7 @@ int run(int argc, char** argv) {
   // No new connections: the socket file goes now, and a connection or
   // transaction that starts anyway (inet, or already queued) hears 421.
   g_stopping = true;
-  if (socket_file) socket_file->remove();
+  files.remove();
   // Every message in flight finishes with its real verdict: the MTA is
   // waiting for our reply to its end of message. Idle connections just
   // close (the MTA reconnects or applies its default action).

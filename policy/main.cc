@@ -117,17 +117,11 @@ int run(int argc, char** argv) {
   if (listen.empty()) listen = config->policy.listen;
 
   std::vector<PolicyServer::Listening> listening;
-  struct Cleanup {
-    std::vector<PolicyServer::Listening>& listening;
-    std::string pidfile;
-    ~Cleanup() {
-      for (auto& l : listening)
-        if (l.file) l.file->remove();
-      if (!pidfile.empty()) remove_pidfile(pidfile);
-    }
-  } cleanup{listening, {}};
+  OwnedFiles files;  // sockets and pidfile, removed however the daemon ends
   if (!spawn) {
-    if (!open_listeners(listen, creds, listening, &error)) return startup.fail(kExitStartup, error);
+    const bool opened = open_listeners(listen, creds, listening, &error);
+    for (auto& l : listening) files.add(l.file);
+    if (!opened) return startup.fail(kExitStartup, error);
     if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
   }
   const std::uint64_t fds = raise_fd_limit();
@@ -141,14 +135,8 @@ int run(int argc, char** argv) {
   sigemptyset(&signal_mask);
   for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signal_mask, sig);
   pthread_sigmask(SIG_BLOCK, &signal_mask, nullptr);
-  if (!spawn) {
-    if (!drop_privileges(creds, &error)) return startup.fail(kExitStartup, error);
-    // Written by the run-as user, so that it can remove the file at exit.
-    if (!pidfile.empty()) {
-      if (!write_pidfile(pidfile, &error)) return startup.fail(kExitStartup, error);
-      cleanup.pidfile = pidfile;
-    }
-  }
+  if (!spawn && !become_daemon_user(creds, pidfile, files, &error))
+    return startup.fail(kExitStartup, error);
   std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
   if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
   boost::asio::io_context io(1);
@@ -188,9 +176,8 @@ int run(int argc, char** argv) {
                     std::chrono::seconds(2));
       };
   signals.async_wait(on_signal);
-  // The sockets now belong to the server, which removes them when it stops.
+  // The server removes the socket files as soon as it stops accepting.
   server.adopt(std::move(listening));
-  listening.clear();
   server.start_accepting();
   std::string where;
   for (const auto& l : listen) where += (where.empty() ? "" : ",") + l;

@@ -1,4 +1,5 @@
 #include "tools/selfcheck/selfcheck.h"
+#include "common/text.h"
 
 #include <unistd.h>
 
@@ -32,15 +33,6 @@ std::string lower(std::string_view s) {
 std::string get(const PostconfValues& s, std::string_view name) {
   auto it = s.find(name);
   return it == s.end() ? std::string() : it->second;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string r;
-  for (const auto& s : v) {
-    if (!r.empty()) r += sep;
-    r += s;
-  }
-  return r;
 }
 
 std::string addresses_text(const std::vector<IpAddress>& v) {

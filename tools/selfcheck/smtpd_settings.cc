@@ -1,4 +1,5 @@
 #include "tools/selfcheck/smtpd_settings.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,27 +11,6 @@ namespace {
 
 constexpr std::string_view kSeparators = ", \t\r\n";
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  std::transform(r.begin(), r.end(), r.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return r;
-}
-
-bool starts_with(std::string_view s, std::string_view p) {
-  return s.substr(0, p.size()) == p;
-}
-
-bool ends_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
 std::vector<std::string> split_ws(std::string_view s) {
   std::vector<std::string> out;
   std::size_t i = 0;
@@ -41,15 +21,6 @@ std::vector<std::string> split_ws(std::string_view s) {
     if (i > start) out.emplace_back(s.substr(start, i - start));
   }
   return out;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string r;
-  for (const auto& s : v) {
-    if (!r.empty()) r += sep;
-    r += s;
-  }
-  return r;
 }
 
 bool is_name_char(char c) {
@@ -227,7 +198,7 @@ Endpoint parse_endpoint(std::string_view text) {
     e.error = "Postfix needs transport:endpoint instead of \"" + e.text + "\"";
     return e;
   }
-  e.transport = lower(text.substr(0, colon));
+  e.transport = to_lower(text.substr(0, colon));
   std::string_view rest = text.substr(colon + 1);
   if (e.transport == "unix" || e.transport == "local") {
     e.kind = Endpoint::Kind::kUnix;
@@ -313,11 +284,11 @@ SocketSpec parse_socket_spec(std::string_view element) {
       pending.clear();
       if (value.empty() && i + 1 < tokens.size() && tokens[i + 1].find('=') == std::string::npos)
         value = tokens[++i];
-      if (!name.empty()) s.attributes.emplace_back(lower(name), value);
+      if (!name.empty()) s.attributes.emplace_back(to_lower(name), value);
       continue;
     }
     if (!pending.empty()) s.attributes.emplace_back(pending, "");
-    pending = lower(t);
+    pending = to_lower(t);
   }
   if (!pending.empty()) s.attributes.emplace_back(pending, "");
   return s;
@@ -337,7 +308,7 @@ bool takes_argument(std::string_view name) {
       "reject_rhsbl_sender",         "reject_rhsbl_helo",   "reject_rhsbl_recipient",
       "reject_rhsbl_reverse_client", "permit_dnswl_client", "permit_rhswl_client",
   };
-  if (starts_with(name, "check_") && ends_with(name, "_access")) return true;
+  if (name.starts_with("check_") && name.ends_with("_access")) return true;
   return std::find(std::begin(kWithArgument), std::end(kWithArgument), name) !=
          std::end(kWithArgument);
 }
@@ -354,8 +325,8 @@ std::vector<Restriction> parse_restrictions(std::string_view list) {
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     Restriction r;
     r.name = tokens[i];
-    if (takes_argument(lower(r.name)) && i + 1 < tokens.size()) r.argument = tokens[++i];
-    if (lower(r.name) == "check_policy_service" && !r.argument.empty())
+    if (takes_argument(to_lower(r.name)) && i + 1 < tokens.size()) r.argument = tokens[++i];
+    if (to_lower(r.name) == "check_policy_service" && !r.argument.empty())
       r.policy = parse_socket_spec(r.argument);
     out.push_back(std::move(r));
   }

@@ -1,4 +1,5 @@
 #include "tools/selfcheck/wiring.h"
+#include "common/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,39 +11,7 @@
 #include "tools/selfcheck/socket_probe.h"
 
 namespace esmtp::selfcheck {
-namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  std::transform(r.begin(), r.end(), r.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return r;
-}
-
-bool starts_with(std::string_view s, std::string_view p) {
-  return s.substr(0, p.size()) == p;
-}
-
-bool ends_with(std::string_view s, std::string_view p) {
-  return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string r;
-  for (const auto& s : v) {
-    if (!r.empty()) r += sep;
-    r += s;
-  }
-  return r;
-}
-
-}  // namespace
+namespace {}  // namespace
 std::string shell_quote(std::string_view s) {
   std::string r = "'";
   for (char c : s) {
@@ -92,11 +61,11 @@ std::vector<OurSocket> our_sockets(const OurSockets& o) {
   for (const auto& spec : o.milter) {
     OurSocket s{Protocol::kMilter, {}, {}, 0, spec};
     std::string_view v = spec;
-    if (starts_with(v, "unix:") || starts_with(v, "local:")) {
+    if (v.starts_with("unix:") || v.starts_with("local:")) {
       s.path = tidy_path(v.substr(v.find(':') + 1));
-    } else if (starts_with(v, "/")) {
+    } else if (v.starts_with("/")) {
       s.path = tidy_path(v);
-    } else if (starts_with(v, "inet:") || starts_with(v, "inet6:")) {
+    } else if (v.starts_with("inet:") || v.starts_with("inet6:")) {
       std::string_view rest = v.substr(v.find(':') + 1);
       auto at = rest.find('@');
       auto port = parse_port(rest.substr(0, at));
@@ -127,7 +96,7 @@ std::vector<OurSocket> our_sockets(const OurSockets& o) {
 
 bool same_host(std::string_view ours, std::string_view theirs) {
   auto norm = [](std::string_view h) {
-    std::string l = lower(h);
+    std::string l = to_lower(h);
     if (l == "localhost") return std::string("127.0.0.1");
     return l;
   };
@@ -201,7 +170,7 @@ std::string refusal(const Use& u) {
   const Smtpd& s = *u.smtpd;
   if (u.protocol == Protocol::kMilter) {
     std::string attr = u.spec.attribute("default_action");
-    std::string action = lower(attr.empty() ? s.get("milter_default_action") : attr);
+    std::string action = to_lower(attr.empty() ? s.get("milter_default_action") : attr);
     std::string where = attr.empty() ? "milter_default_action = " + action
                                      : "default_action=" + action + " for this milter";
     if (action == "accept") return "mail is accepted without this milter (" + where + ")";
@@ -235,7 +204,7 @@ class Checker {
   WiringReport run() {
     for (const auto& m : in_.services)
       // The command is relative to daemon_directory, or a path to it.
-      if (m.command == "smtpd" || ends_with(m.command, "/smtpd")) smtpds_.push_back(smtpd(m));
+      if (m.command == "smtpd" || m.command.ends_with("/smtpd")) smtpds_.push_back(smtpd(m));
     if (smtpds_.empty()) {
       add(Severity::kInfo, "master.cf",
           "master.cf runs no smtpd service: nothing receives mail over SMTP, so there is no "
@@ -385,12 +354,12 @@ class Checker {
   std::string relative_fix(const Use& u, std::vector<std::string>* extra) const {
     const std::string q = tidy_path(u.smtpd->queue);
     const std::string& path = u.spec.endpoint.path;
-    if (!path.empty() && path.front() == '/' && starts_with(tidy_path(path), q + "/"))
+    if (!path.empty() && path.front() == '/' && tidy_path(path).starts_with(q + "/"))
       return tidy_path(path).substr(q.size() + 1);  // the same socket, named relative
     if (u.ours) {
       // Our daemon's configured socket, if it is inside the queue directory.
       for (const auto& o : ours_)
-        if (o.protocol == u.protocol && starts_with(o.path, q + "/"))
+        if (o.protocol == u.protocol && o.path.starts_with(q + "/"))
           return o.path.substr(q.size() + 1);
       std::string name = default_name(u.protocol);
       extra->push_back(std::string("and have ") + daemon_name(u.protocol) + " listen on " + q +
@@ -510,7 +479,7 @@ class Checker {
   // inside the queue directory; empty otherwise.
   std::string point_at(const std::vector<const Use*>& group, const OurSocket& o) const {
     const std::string q = tidy_path(group.front()->smtpd->queue);
-    if (!starts_with(o.path, q + "/")) return {};
+    if (!o.path.starts_with(q + "/")) return {};
     return each_fix(group, [&](const Use& x) {
       return x.smtpd->setter(
           x.param, replaced_list(x, x.spec.rewritten("unix:" + o.path.substr(q.size() + 1))));
@@ -560,7 +529,7 @@ class Checker {
     if (probe_.privileged()) t.as = s.as;
 
     if (e.kind == Endpoint::Kind::kInet) {
-      std::string host = lower(e.host);
+      std::string host = to_lower(e.host);
       auto ip = IpAddress::parse(host == "localhost" ? "127.0.0.1" : host);
       if (!ip || !is_loopback(*ip)) {
         add(Severity::kInfo, e.text,
@@ -770,7 +739,7 @@ class Checker {
       const Smtpd& s = *u.smtpd;
       // default_action
       std::string attr = u.spec.attribute("default_action");
-      std::string action = lower(trim(attr.empty() ? s.get("milter_default_action") : attr));
+      std::string action = to_lower(trim(attr.empty() ? s.get("milter_default_action") : attr));
       std::string source =
           attr.empty()
               ? "milter_default_action = " + action + " (" + s.origin("milter_default_action") + ")"
@@ -860,8 +829,8 @@ class Checker {
   }
 
   void placement(const Smtpd& s, std::set<std::string>& reported) {
-    const bool delay = lower(s.get("smtpd_delay_reject")) != "no";
-    const std::string rbr = lower(s.get("smtpd_relay_before_recipient_restrictions"));
+    const bool delay = to_lower(s.get("smtpd_delay_reject")) != "no";
+    const std::string rbr = to_lower(s.get("smtpd_relay_before_recipient_restrictions"));
     const bool relay_first = rbr == "yes";
     const bool has_rbr_param = !rbr.empty();
     auto cls = classes(s);
@@ -952,11 +921,11 @@ class Checker {
         if (!k && !to.empty()) {
           static const std::set<std::string> kFinal = {"permit", "reject", "defer",
                                                        "defer_if_permit", "defer_if_reject"};
-          if (kFinal.count(lower(to.back().name))) at = to.size() - 1;
+          if (kFinal.count(to_lower(to.back().name))) at = to.size() - 1;
         }
         to.insert(to.begin() + static_cast<std::ptrdiff_t>(at), item);
         std::string second = s.setter(rcpt, join_restrictions(to));
-        if (starts_with(line, "postconf -e ") && starts_with(second, "postconf -e "))
+        if (line.starts_with("postconf -e ") && second.starts_with("postconf -e "))
           line += " " + second.substr(12);
         else
           fixes.push_back(second);
@@ -1011,7 +980,7 @@ class Checker {
         after_relay_check = true;
       }
     auto relay = parse_restrictions(s.get("smtpd_relay_restrictions"));
-    if (lower(s.get("smtpd_relay_before_recipient_restrictions")) == "yes" &&
+    if (to_lower(s.get("smtpd_relay_before_recipient_restrictions")) == "yes" &&
         std::any_of(relay.begin(), relay.end(),
                     [](const Restriction& r) { return r.unauth_destination(); }))
       after_relay_check = true;
