@@ -127,23 +127,32 @@ std::optional<Credentials> resolve_credentials(const RunAs& run_as, std::string*
 
 EffectiveIds::EffectiveIds(const Credentials& creds, For what)
     : old_umask_(::umask(what == For::kSockets ? 0117 : 0027)) {
-  if (!creds.become) return;
-  const gid_t group = what == For::kSockets ? creds.socket_gid.value_or(creds.gid) : creds.gid;
-  if (::setgroups(1, &group) != 0 || ::setegid(group) != 0 || ::seteuid(creds.uid) != 0) {
-    error_ = std::string("cannot act as user ") + creds.user + ": " + std::strerror(errno);
-    ok_ = false;
-    (void)!::seteuid(0);
-    (void)!::setegid(0);
-    (void)!::setgroups(0, nullptr);
-    return;
-  }
+  if (::geteuid() != 0) return;  // only root can act as another user or group
+  // Sockets get the MTA's group; files the user's own. Without a run-as
+  // user, root keeps its uid but sockets still get the MTA's group.
+  std::optional<gid_t> group = what == For::kSockets ? creds.socket_gid : std::nullopt;
+  if (!group && creds.become) group = creds.gid;
+  if (!group) return;
+  saved_gid_ = ::getegid();
+  const int n = ::getgroups(0, nullptr);
+  saved_groups_.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  if (n > 0 && ::getgroups(n, saved_groups_.data()) != n) saved_groups_.clear();
   switched_ = true;
+  if (::setgroups(1, &*group) != 0 || ::setegid(*group) != 0 ||
+      (creds.become && ::seteuid(creds.uid) != 0)) {
+    error_ = std::string("cannot act as ") + (creds.become ? "user " + creds.user : "group") +
+             ": " + std::strerror(errno);
+    ok_ = false;
+  }
 }
 
 EffectiveIds::~EffectiveIds() {
   if (switched_) {
-    // Back to root; the start-up continues as root until drop_privileges().
-    if (::seteuid(0) != 0 || ::setegid(0) != 0 || ::setgroups(0, nullptr) != 0) std::abort();
+    // Back to root as it was; the start-up goes on as root until
+    // drop_privileges(). Failing here would leave the process half switched.
+    if (::seteuid(0) != 0 || ::setegid(saved_gid_) != 0 ||
+        ::setgroups(saved_groups_.size(), saved_groups_.data()) != 0)
+      std::abort();
   }
   ::umask(old_umask_);
 }

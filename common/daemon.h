@@ -38,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "common/config.h"
 #include "common/dns_resolver.h"
@@ -110,8 +111,8 @@ std::optional<Credentials> resolve_credentials(const RunAs& run_as, std::string*
 // group (kFiles, umask 0027: log files are born 0640), supplementary groups
 // = that group only. What is created meanwhile is born with the owner,
 // group and mode it keeps, and the kernel checks the folder's permissions
-// as the user, not as root. Does nothing when !creds.become (except the
-// umask).
+// as the user, not as root. Not root: only the umask changes. Root without
+// a run-as user: only the group (sockets get the MTA's group all the same).
 class EffectiveIds {
  public:
   enum class For { kSockets, kFiles };
@@ -128,6 +129,8 @@ class EffectiveIds {
   bool ok_ = true;
   std::string error_;
   mode_t old_umask_;
+  gid_t saved_gid_ = 0;
+  std::vector<gid_t> saved_groups_;
 };
 
 // Becomes the run-as user for good (groups, gid, uid) and checks that root

@@ -333,6 +333,34 @@ class StartupErrors(unittest.TestCase):
         self.assertFalse((self.run_dir / "rel.sock").exists())
 
 
+class RootWithoutUser(unittest.TestCase):
+    def test_socket_group_without_run_as_user(self):
+        """`user: ""` keeps root (not recommended, but allowed): the socket
+        still gets the MTA's group and mode 0660, and is root's."""
+        env = harness.Env("lifecycle")
+        self.addCleanup(env.close)
+        conf = env.path("root.yaml")
+        log = env.path("root.log")
+        conf.write_text(f'log: {{ to: "file:{log}" }}\nmilter: {{ user: "", group: postfix }}\n'
+                        'policy: { user: "", group: postfix }\n')
+        for program, flag, name in ((MILTER, "-s", "m.sock"), (POLICYD, "-l", "p.sock")):
+            with self.subTest(program=Path(program).name):
+                sock = env.path(name)
+                proc = subprocess.Popen([program, "-f", "-c", str(conf), flag, f"unix:{sock}"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                try:
+                    harness.wait_until(lambda: harness.unix_socket_open(sock) or proc.poll(),
+                                       what=str(sock))
+                    st = sock.stat()
+                    import grp
+                    self.assertEqual((st.st_uid, grp.getgrgid(st.st_gid).gr_name,
+                                      oct(st.st_mode & 0o777)), (0, "postfix", "0o660"))
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    self.assertEqual(proc.wait(15), 0, proc.stderr.read().decode())
+                self.assertFalse(sock.exists())
+
+
 class ServiceManager(unittest.TestCase):
     def setUp(self):
         self.env = harness.Env("lifecycle")
