@@ -160,34 +160,15 @@ Err check_socket_path(const std::string& spec, std::string_view path) {
 }  // namespace
 
 std::optional<std::string> milter_socket_error(const std::string& s) {
-  auto starts = [&](std::string_view p) { return s.rfind(p, 0) == 0; };
-  if (starts("unix:") || starts("local:"))
-    return check_socket_path(s, std::string_view(s).substr(s.find(':') + 1));
-  if (starts("/")) return check_socket_path(s, s);
-  if (starts("inet:") || starts("inet6:")) {
-    std::string_view rest(s);
-    rest.remove_prefix(s.find(':') + 1);
-    unsigned port = 0;
-    auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), port);
-    if (ec == std::errc() && port > 0 && port < 65536 &&
-        (end == rest.data() + rest.size() || *end == '@'))
-      return {};
-  }
-  return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
+  const auto spec = parse_milter_socket(s);
+  if (!spec) return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
+  return spec->local ? check_socket_path(s, spec->path) : Err{};
 }
 
-// "unix:/path" or "inet:HOST:PORT" (HOST may be [v6]).
 std::optional<std::string> listen_error(const std::string& s) {
-  if (s.rfind("unix:", 0) == 0) return check_socket_path(s, std::string_view(s).substr(5));
-  if (s.rfind("inet:", 0) == 0) {
-    std::size_t colon = s.rfind(':');
-    std::string_view port(s.c_str() + colon + 1);
-    unsigned p = 0;
-    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-    if (colon > 5 && ec == std::errc() && end == port.data() + port.size() && p > 0 && p < 65536)
-      return {};
-  }
-  return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
+  const auto spec = parse_listen_spec(s);
+  if (!spec) return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
+  return spec->local ? check_socket_path(s, spec->path) : Err{};
 }
 
 namespace {

@@ -61,13 +61,6 @@ std::string mkdir_hint(const std::string& folder, const std::string& user) {
 
 }  // namespace
 
-std::string unix_socket_path(const std::string& spec) {
-  for (std::string_view prefix : {"unix:", "local:"})
-    if (spec.rfind(prefix, 0) == 0) return spec.substr(prefix.size());
-  if (!spec.empty() && spec.front() == '/') return spec;
-  return {};
-}
-
 bool check_socket_path(const std::string& path, const std::string& user, std::string* error) {
   const std::string folder = folder_of(path);
   struct stat st {};

@@ -29,10 +29,6 @@
 
 namespace esmtp {
 
-// The path of a "unix:/path", "local:/path" or "/path" spec; empty for
-// anything else (inet).
-std::string unix_socket_path(const std::string& spec);
-
 // Refuses a socket path a daemon must not bind (see the file comment);
 // `user` is who the daemon creates its sockets as, for the messages.
 bool check_socket_path(const std::string& path, const std::string& user, std::string* error);

@@ -99,4 +99,54 @@ std::optional<int> parse_port(std::string_view text) {
   return port;
 }
 
+namespace {
+
+std::optional<SocketSpec> local_socket(std::string_view path) {
+  if (path.empty()) return std::nullopt;
+  SocketSpec s;
+  s.local = true;
+  s.path = std::string(path);
+  return s;
+}
+
+std::string_view unbracket(std::string_view host) {
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']')
+    return host.substr(1, host.size() - 2);
+  return host;
+}
+
+}  // namespace
+
+std::optional<SocketSpec> parse_milter_socket(std::string_view spec) {
+  for (std::string_view prefix : {"unix:", "local:"})
+    if (spec.starts_with(prefix)) return local_socket(spec.substr(prefix.size()));
+  if (spec.starts_with("/")) return local_socket(spec);
+  for (std::string_view prefix : {"inet:", "inet6:"}) {
+    if (!spec.starts_with(prefix)) continue;
+    const std::string_view rest = spec.substr(prefix.size());
+    const std::size_t at = rest.find('@');
+    const auto port = parse_port(rest.substr(0, at));
+    if (!port) return std::nullopt;
+    SocketSpec s;
+    s.port = static_cast<std::uint16_t>(*port);
+    if (at != std::string_view::npos) s.host = std::string(unbracket(rest.substr(at + 1)));
+    return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<SocketSpec> parse_listen_spec(std::string_view spec) {
+  if (spec.starts_with("unix:")) return local_socket(spec.substr(5));
+  if (!spec.starts_with("inet:")) return std::nullopt;
+  const std::string_view rest = spec.substr(5);
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const auto port = parse_port(rest.substr(colon + 1));
+  if (!port) return std::nullopt;
+  SocketSpec s;
+  s.host = std::string(unbracket(rest.substr(0, colon)));
+  s.port = static_cast<std::uint16_t>(*port);
+  return s;
+}
+
 }  // namespace esmtp

@@ -398,7 +398,8 @@ int run(int argc, char** argv) {
 
   // The socket: a running instance's is left alone; ours is born with its
   // final owner, group and mode 0660 (no chown/chmod by path afterwards).
-  const std::string path = unix_socket_path(socket);
+  const auto spec = parse_milter_socket(socket);  // checked by milter_socket_error()
+  const std::string path = spec && spec->local ? spec->path : std::string();
   if (!path.empty()) {
     if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
     EffectiveIds ids(creds);

@@ -40,28 +40,19 @@ RunAs policy_run_as(const Config& c) {
   return {c.policy.user, c.policy.group};
 }
 
-// "inet:HOST:PORT" (HOST may be [v6]); the spec was checked by listen_error().
-std::pair<std::string, std::uint16_t> inet_host_port(const std::string& spec) {
-  std::string rest = spec.substr(5);
-  const std::size_t colon = rest.rfind(':');
-  std::string host = rest.substr(0, colon);
-  if (host.size() > 1 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return {host, static_cast<std::uint16_t>(std::stoul(rest.substr(colon + 1)))};
-}
-
 // The listeners, in an order that changes nothing when start-up fails:
 // every unix path checked (a running instance is left alone), then TCP
 // bound, then the unix sockets created as the run-as user.
 bool open_listeners(const std::vector<std::string>& specs, const Credentials& creds,
                     std::vector<PolicyServer::Listening>& out, std::string* error) {
-  for (const auto& spec : specs) {
-    const std::string path = unix_socket_path(spec);
-    if (!path.empty() && !check_socket_path(path, creds.user, error)) return false;
-  }
-  for (const auto& spec : specs) {
-    if (!unix_socket_path(spec).empty()) continue;
-    auto [host, port] = inet_host_port(spec);
-    const int fd = listen_tcp(host, port, error);
+  std::vector<std::pair<std::string, SocketSpec>> parsed;  // checked by listen_error()
+  for (const auto& spec : specs)
+    if (auto p = parse_listen_spec(spec)) parsed.emplace_back(spec, std::move(*p));
+  for (const auto& [spec, p] : parsed)
+    if (p.local && !check_socket_path(p.path, creds.user, error)) return false;
+  for (const auto& [spec, p] : parsed) {
+    if (p.local) continue;
+    const int fd = listen_tcp(p.host, p.port, error);
     if (fd < 0) return false;
     out.push_back({spec, fd, false, std::nullopt});
   }
@@ -70,13 +61,12 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
     *error = ids.error();
     return false;
   }
-  for (const auto& spec : specs) {
-    const std::string path = unix_socket_path(spec);
-    if (path.empty()) continue;
-    if (!socket_folder_writable(path, creds.user, error)) return false;
-    const int fd = listen_unix(path, error);
+  for (const auto& [spec, p] : parsed) {
+    if (!p.local) continue;
+    if (!socket_folder_writable(p.path, creds.user, error)) return false;
+    const int fd = listen_unix(p.path, error);
     if (fd < 0) return false;
-    out.push_back({spec, fd, true, SocketFile::record(path)});
+    out.push_back({spec, fd, true, SocketFile::record(p.path)});
   }
   return true;
 }

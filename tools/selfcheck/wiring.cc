@@ -58,39 +58,14 @@ struct OurSocket {
 
 std::vector<OurSocket> our_sockets(const OurSockets& o) {
   std::vector<OurSocket> out;
-  for (const auto& spec : o.milter) {
-    OurSocket s{Protocol::kMilter, {}, {}, 0, spec};
-    std::string_view v = spec;
-    if (v.starts_with("unix:") || v.starts_with("local:")) {
-      s.path = tidy_path(v.substr(v.find(':') + 1));
-    } else if (v.starts_with("/")) {
-      s.path = tidy_path(v);
-    } else if (v.starts_with("inet:") || v.starts_with("inet6:")) {
-      std::string_view rest = v.substr(v.find(':') + 1);
-      auto at = rest.find('@');
-      auto port = parse_port(rest.substr(0, at));
-      if (!port) continue;
-      s.port = static_cast<std::uint16_t>(*port);
-      s.host = at == std::string_view::npos ? "" : std::string(rest.substr(at + 1));
-      if (s.host.size() > 1 && s.host.front() == '[') s.host = s.host.substr(1, s.host.size() - 2);
-    } else {
-      continue;
-    }
-    out.push_back(std::move(s));
-  }
-  for (const auto& spec : o.policy) {
-    OurSocket s{Protocol::kPolicy, {}, {}, 0, spec};
-    Endpoint e = parse_endpoint(spec);
-    if (e.kind == Endpoint::Kind::kUnix) {
-      s.path = tidy_path(e.path);
-    } else if (e.kind == Endpoint::Kind::kInet) {
-      s.host = e.host;
-      s.port = e.port;
-    } else {
-      continue;
-    }
-    out.push_back(std::move(s));
-  }
+  auto add = [&](Protocol protocol, const std::string& text,
+                 std::optional<esmtp::SocketSpec> spec) {
+    if (!spec) return;
+    out.push_back({protocol, spec->local ? tidy_path(spec->path) : std::string(),
+                   spec->local ? std::string() : spec->host, spec->port, text});
+  };
+  for (const auto& spec : o.milter) add(Protocol::kMilter, spec, parse_milter_socket(spec));
+  for (const auto& spec : o.policy) add(Protocol::kPolicy, spec, parse_listen_spec(spec));
   return out;
 }
 
