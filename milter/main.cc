@@ -400,13 +400,6 @@ int run(int argc, char** argv) {
   // final owner, group and mode 0660 (no chown/chmod by path afterwards).
   const auto spec = parse_milter_socket(socket);  // checked by milter_socket_error()
   const std::string path = spec && spec->local ? spec->path : std::string();
-  if (!path.empty()) {
-    if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
-    EffectiveIds ids(creds);
-    if (!ids.ok()) return startup.fail(kExitStartup, ids.error());
-    if (!socket_folder_writable(path, creds.user, &error)) return startup.fail(kExitStartup, error);
-    remove_stale_socket(path);
-  }
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>(kTag);
   desc.xxfi_version = SMFI_VERSION;
@@ -423,23 +416,30 @@ int run(int argc, char** argv) {
   desc.xxfi_abort = on_abort;
   desc.xxfi_close = on_close;
   desc.xxfi_negotiate = on_negotiate;
-  bool listening = false;
-  {
-    EffectiveIds ids(creds);
-    listening =
-        ids.ok() && smfi_setconn(socket.data()) == MI_SUCCESS &&
-        smfi_register(desc) == MI_SUCCESS &&
-        smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) == MI_SUCCESS &&
-        smfi_opensocket(false) == MI_SUCCESS;
-  }
-  if (!listening)
-    return startup.fail(kExitStartup,
-                        "cannot listen on " + socket +
-                            (path.empty() ? ": the port is in use or the address is not local"
-                                          : ": check the path and its folder's permissions"));
   // Whatever ends the start-up or the daemon, the socket goes with it.
   OwnedFiles files;
-  if (!path.empty()) files.add(SocketFile::record(path));
+  {
+    // A unix socket is looked at and made as the run-as user, who owns its
+    // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
+    // a TCP port is bound as root (it may be below 1024).
+    std::optional<EffectiveIds> ids;
+    if (!path.empty()) {
+      ids.emplace(creds);
+      if (!ids->ok()) return startup.fail(kExitStartup, ids->error());
+      if (!check_socket_path(path, creds.user, &error) ||
+          !socket_folder_writable(path, creds.user, &error))
+        return startup.fail(kExitStartup, error);
+      remove_stale_socket(path);
+    }
+    if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
+        smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
+        smfi_opensocket(false) != MI_SUCCESS)
+      return startup.fail(kExitStartup,
+                          "cannot listen on " + socket +
+                              (path.empty() ? ": the port is in use or the address is not local"
+                                            : ": check the path and its folder's permissions"));
+    if (!path.empty()) files.add(SocketFile::record(path));
+  }
 
   raise_fd_limit();
   if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);

@@ -48,8 +48,18 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
   std::vector<std::pair<std::string, SocketSpec>> parsed;  // checked by listen_error()
   for (const auto& spec : specs)
     if (auto p = parse_listen_spec(spec)) parsed.emplace_back(spec, std::move(*p));
-  for (const auto& [spec, p] : parsed)
-    if (p.local && !check_socket_path(p.path, creds.user, error)) return false;
+  // Unix sockets are looked at and made as the run-as user, who owns their
+  // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
+  // TCP ports are bound as root (they may be below 1024).
+  {
+    EffectiveIds ids(creds);
+    if (!ids.ok()) {
+      *error = ids.error();
+      return false;
+    }
+    for (const auto& [spec, p] : parsed)
+      if (p.local && !check_socket_path(p.path, creds.user, error)) return false;
+  }
   for (const auto& [spec, p] : parsed) {
     if (p.local) continue;
     const int fd = listen_tcp(p.host, p.port, error);

@@ -270,8 +270,6 @@ void PolicyServer::stop(std::chrono::milliseconds grace) {
   }
   for (auto& w : connections_)
     if (auto c = w.lock()) c->drain();
-  draining_ = std::move(connections_);
-  connections_.clear();
   if (live_ == 0) return;
   // Answers in flight are bounded by the DNS budget; whoever is still open
   // after `grace` is closed.
@@ -279,7 +277,7 @@ void PolicyServer::stop(std::chrono::milliseconds grace) {
   stop_timer_.async_wait([this](error_code ec) {
     if (ec) return;
     runtime_.logger()->warning("{} policy connection(s) still busy at shutdown; closed", live_);
-    for (auto& w : draining_)
+    for (auto& w : connections_)
       if (auto c = w.lock()) c->close();
   });
 }

@@ -76,7 +76,6 @@ class PolicyServer {
   Runtime& runtime_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::weak_ptr<Connection>> connections_;
-  std::vector<std::weak_ptr<Connection>> draining_;  // after stop()
   boost::asio::steady_timer stop_timer_;
   std::size_t live_ = 0;
   bool stopping_ = false;

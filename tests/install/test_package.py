@@ -17,13 +17,16 @@ As an administrator would, on this machine as root:
    README; point the package's configuration at a private unbound (never the
    machine's resolver) and a file log;
 4. start both daemons with the units' ExecStartPre/ExecStart lines (no
-   systemd runs here; READY=1 is awaited on a NOTIFY_SOCKET as systemd
-   would) and Postfix with Debian's postfix@-.service lines;
+   systemd runs here: ExecStart runs under setpriv with the unit's
+   CapabilityBoundingSet and NoNewPrivileges, and READY=1 is awaited on a
+   NOTIFY_SOCKET, as systemd would) and Postfix with Debian's
+   postfix@-.service lines;
 5. send a clean message (delivered, with the policy service's tag) and one
    with a 999-octet header line (550 5.6.0);
 6. run selfcheck (no wiring finding worse than ok), break the socket path
    (selfcheck names the problem and its fix; a real message gets 451), apply
-   the fix it printed (mail flows again);
+   the fix it printed (mail flows again); kill the milter and start it again
+   by the unit's lines over the socket it left behind;
 7. wire the same installed milter into a private Sendmail with the package's
    .mc line (absolute path): the same 550;
 8. stop everything, purge the package (folders gone, user kept) and put the
@@ -326,21 +329,30 @@ class Package(unittest.TestCase):
             self.assertEqual(os.readlink(f"/proc/{pid}/root"), "/var/spool/postfix")
 
     def start_unit(self, unit):
-        """ExecStart as systemd runs a Type=notify unit: in the foreground,
-        ready when READY=1 arrives on $NOTIFY_SOCKET."""
+        """ExecStart as systemd runs this Type=notify unit: in the foreground,
+        with the unit's CapabilityBoundingSet and NoNewPrivileges (root
+        without CAP_DAC_OVERRIDE cannot look into the socket folder), ready
+        when READY=1 arrives on $NOTIFY_SOCKET."""
         notify = self.env.path(unit + ".notify")
+        notify.unlink(missing_ok=True)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         listener.bind(str(notify))
         os.chmod(notify, 0o777)
         listener.settimeout(20)
         (argv,) = unit_lines(unit, "ExecStart")
-        proc = subprocess.Popen(argv.split(), env=dict(os.environ, NOTIFY_SOCKET=str(notify)),
+        (caps,) = unit_lines(unit, "CapabilityBoundingSet")
+        self.assertEqual(unit_lines(unit, "NoNewPrivileges"), ["yes"])
+        bounding = ",".join(["-all"] + ["+" + c.lower().removeprefix("cap_") for c in caps.split()])
+        proc = subprocess.Popen(["setpriv", f"--bounding-set={bounding}", "--no-new-privs",
+                                 *argv.split()],
+                                env=dict(os.environ, NOTIFY_SOCKET=str(notify)),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         type(self).procs.append(proc)
         try:
             self.assertIn("READY=1", listener.recv(4096).decode())
         finally:
             listener.close()
+        return proc
 
     def send(self, client, headers=()):
         return harness.swaks(25, sender="pkg@example.org", to=("b@example.net",),
@@ -373,6 +385,23 @@ class Package(unittest.TestCase):
         sh("postfix", "reload")
         time.sleep(1)
         self.assertEqual([f for f in self.selfcheck() if f["severity"] == "problem"], [])
+        r = self.send(CLEAN, headers=["Subject: " + "x" * 990])
+        self.assertTrue(r.has("550 5.6.0 Header line too long"), r.replies)
+
+    def test_3b_restart_after_a_crash(self):
+        """A killed milter leaves its socket behind; systemd's restart (the
+        unit's lines again) replaces it and mail flows."""
+        milter = next(p for p in type(self).procs
+                      if any(a.endswith("/esmtp-inspect-milter") for a in p.args))
+        milter.kill()
+        milter.wait()
+        type(self).procs.remove(milter)
+        self.assertTrue((SPOOL / "milter.sock").is_socket(), "a crash leaves the socket")
+        r = self.send(CLEAN)  # Postfix: connection refused, milter_default_action
+        self.assertTrue(r.has("451 4.7.1 Service unavailable - try again later"), r.replies)
+        for pre in unit_lines("esmtp-inspect-milter.service", "ExecStartPre"):
+            sh(*pre.split())
+        self.start_unit("esmtp-inspect-milter.service")
         r = self.send(CLEAN, headers=["Subject: " + "x" * 990])
         self.assertTrue(r.has("550 5.6.0 Header line too long"), r.replies)
 
