@@ -59,6 +59,19 @@ std::string mkdir_hint(const std::string& folder, const std::string& user) {
                      folder);
 }
 
+// Whether the current effective ids may create a file in the folder of
+// `path` (write and search permission); the message says how to make it.
+bool socket_folder_writable(const std::string& path, const std::string& user, std::string* error) {
+  const std::string folder = folder_of(path);
+  // AT_EACCESS: the effective ids decide, as they will for bind().
+  if (::faccessat(AT_FDCWD, folder.c_str(), W_OK | X_OK, AT_EACCESS) == 0) return true;
+  if (error)
+    *error = fmt::format(
+        "cannot create sockets in {} as user {}: {}; the folder must belong to that user: {}",
+        folder, user.empty() ? "root" : user, std::strerror(errno), mkdir_hint(folder, user));
+  return false;
+}
+
 }  // namespace
 
 bool check_socket_path(const std::string& path, const std::string& user, std::string* error) {
@@ -71,6 +84,7 @@ bool check_socket_path(const std::string& path, const std::string& user, std::st
                            std::strerror(rc != 0 ? errno : ENOTDIR), mkdir_hint(folder, user));
     return false;
   }
+  if (!socket_folder_writable(path, user, error)) return false;
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return true;
     if (error) *error = fmt::format("cannot inspect {}: {}", path, std::strerror(errno));
@@ -103,17 +117,6 @@ bool check_socket_path(const std::string& path, const std::string& user, std::st
 void remove_stale_socket(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
-}
-
-bool socket_folder_writable(const std::string& path, const std::string& user, std::string* error) {
-  const std::string folder = folder_of(path);
-  // AT_EACCESS: the effective ids decide, as they will for bind().
-  if (::faccessat(AT_FDCWD, folder.c_str(), W_OK | X_OK, AT_EACCESS) == 0) return true;
-  if (error)
-    *error = fmt::format(
-        "cannot create sockets in {} as user {}: {}; the folder must belong to that user: {}",
-        folder, user.empty() ? "root" : user, std::strerror(errno), mkdir_hint(folder, user));
-  return false;
 }
 
 int listen_unix(const std::string& path, std::string* error) {

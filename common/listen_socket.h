@@ -29,17 +29,14 @@
 
 namespace esmtp {
 
-// Refuses a socket path a daemon must not bind (see the file comment);
-// `user` is who the daemon creates its sockets as, for the messages.
+// Refuses a socket path a daemon must not bind (see the file comment), or
+// whose folder the current effective ids cannot create a socket in; call
+// under EffectiveIds. `user` is who the daemon creates its sockets as, for
+// the messages.
 bool check_socket_path(const std::string& path, const std::string& user, std::string* error);
 
 // Removes a stale socket at `path` (only a socket; anything else stays).
 void remove_stale_socket(const std::string& path);
-
-// Whether the current effective ids may create a file in the folder of
-// `path` (write and search permission): false with a message that says how
-// to make the folder.
-bool socket_folder_writable(const std::string& path, const std::string& user, std::string* error);
 
 // A listening unix socket at `path` (a stale socket there is removed first;
 // call under EffectiveIds) or TCP socket on host:port. Returns the

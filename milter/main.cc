@@ -426,9 +426,7 @@ int run(int argc, char** argv) {
     if (!path.empty()) {
       ids.emplace(creds);
       if (!ids->ok()) return startup.fail(kExitStartup, ids->error());
-      if (!check_socket_path(path, creds.user, &error) ||
-          !socket_folder_writable(path, creds.user, &error))
-        return startup.fail(kExitStartup, error);
+      if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
       remove_stale_socket(path);
     }
     if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||

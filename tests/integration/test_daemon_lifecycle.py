@@ -83,12 +83,16 @@ def notify_listener(env):
     return s, path
 
 
-class SecondInstance(unittest.TestCase):
+class WithSink(unittest.TestCase):
+    """A test folder and an smtp-sink next hop for each test's Postfix."""
+
     def setUp(self):
         self.env = harness.Env("lifecycle")
         self.addCleanup(self.env.close)
         self.sink = harness.Sink(self.env)
 
+
+class SecondInstance(WithSink):
     def test_milter_second_instance_refuses_and_first_keeps_serving(self):
         first = harness.Milter(self.env, "").start()
         postfix = harness.Postfix(self.env, self.sink, milters=[first.postfix_spec])
@@ -132,12 +136,7 @@ class SecondInstance(unittest.TestCase):
         self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
 
 
-class StopInFlight(unittest.TestCase):
-    def setUp(self):
-        self.env = harness.Env("lifecycle")
-        self.addCleanup(self.env.close)
-        self.sink = harness.Sink(self.env)
-
+class StopInFlight(WithSink):
     def test_milter_sigterm_lets_the_message_in_flight_get_its_550(self):
         milter = harness.Milter(self.env, "").start()
         postfix = harness.Postfix(self.env, self.sink, milters=[milter.postfix_spec])
@@ -190,12 +189,7 @@ class StopInFlight(unittest.TestCase):
         self.assertNotIn("Server configuration problem", postfix.log())
 
 
-class LogReopen(unittest.TestCase):
-    def setUp(self):
-        self.env = harness.Env("lifecycle")
-        self.addCleanup(self.env.close)
-        self.sink = harness.Sink(self.env)
-
+class LogReopen(WithSink):
     def test_milter_reopens_renamed_log_on_sigusr1_and_sighup(self):
         milter = harness.Milter(self.env, "").start()
         postfix = harness.Postfix(self.env, self.sink, milters=[milter.postfix_spec])
