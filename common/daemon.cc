@@ -15,6 +15,8 @@
 #include <iostream>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/config_loader.h"
 
 namespace esmtp {
@@ -26,6 +28,11 @@ bool operator==(const LogConfig& a, const LogConfig& b) {
 
 bool Runtime::reload() {
   auto [old_config, old_logger] = current();
+  std::string trust_error;
+  if (!config_file_trusted(path_, ::geteuid(), ::getegid(), &trust_error)) {
+    old_logger->error("reload: {}; still running the previous configuration", trust_error);
+    return false;
+  }
   LoadResult r = load_config_file(path_);
   if (!r.ok()) {
     for (const auto& e : r.errors) old_logger->error("reload: {}", e.str());
@@ -198,6 +205,70 @@ std::optional<std::string> config_file_path(const std::string& arg, std::string*
   return absolute.string();
 }
 
+namespace {
+
+std::string user_name(uid_t uid) {
+  const passwd* pw = ::getpwuid(uid);
+  return pw ? pw->pw_name : std::to_string(uid);
+}
+
+std::string group_name(gid_t gid) {
+  const group* gr = ::getgrgid(gid);
+  return gr ? gr->gr_name : std::to_string(gid);
+}
+
+// Why `where` (its lstat() in st) lets someone other than root, uid and the
+// members of gid change what the daemon reads; nullopt when nobody else can.
+std::optional<std::string> untrusted(const std::string& where, const struct stat& st, uid_t uid,
+                                     gid_t gid) {
+  if (st.st_uid != 0 && st.st_uid != uid)
+    return fmt::format("{} is owned by user {}; run: chown root {}", where, user_name(st.st_uid),
+                       where);
+  if (S_ISLNK(st.st_mode)) return std::nullopt;  // a link's own mode means nothing
+  const unsigned mode = st.st_mode & 07777;
+  const bool sticky_dir = S_ISDIR(st.st_mode) && (mode & S_ISVTX);
+  if ((mode & S_IWOTH) && !sticky_dir)
+    return fmt::format("{} is writable by every user (mode {:04o}); run: chmod o-w {}", where, mode,
+                       where);
+  if ((mode & S_IWGRP) && st.st_gid != 0 && st.st_gid != gid && !sticky_dir)
+    return fmt::format("{} is writable by group {} (mode {:04o}); run: chmod g-w {}", where,
+                       group_name(st.st_gid), mode, where);
+  return std::nullopt;
+}
+
+// Checks `p` and each folder above it up to /.
+std::optional<std::string> untrusted_chain(std::filesystem::path p, uid_t uid, gid_t gid) {
+  for (;;) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0)
+      return fmt::format("cannot inspect {}: {}", p.string(), std::strerror(errno));
+    if (auto why = untrusted(p.string(), st, uid, gid)) return why;
+    if (!p.has_relative_path()) return std::nullopt;  // "/" done
+    p = p.parent_path();
+  }
+}
+
+}  // namespace
+
+bool config_file_trusted(const std::string& path, uid_t uid, gid_t gid, std::string* error) {
+  std::error_code ec;
+  const std::filesystem::path given = std::filesystem::absolute(path, ec).lexically_normal();
+  std::filesystem::path real;
+  if (!ec) real = std::filesystem::canonical(given, ec);
+  if (ec) {
+    if (error) *error = path + ": " + ec.message();
+    return false;
+  }
+  std::optional<std::string> why = untrusted_chain(real, uid, gid);
+  if (!why && given != real) why = untrusted_chain(given, uid, gid);
+  if (!why) return true;
+  if (error)
+    *error = fmt::format("{}: refusing a configuration file that users other than root and {} can "
+                         "change: {}",
+                         path, user_name(uid), *why);
+  return false;
+}
+
 Startup::~Startup() {
   if (parent_fd_ >= 0) ::close(parent_fd_);
 }
@@ -327,6 +398,12 @@ DaemonStart start_daemon(const std::string& config_arg, const std::string& tag, 
     return s;
   }
   s.credentials = *creds;
+  if (!config_file_trusted(s.config_path, creds->become ? creds->uid : ::geteuid(),
+                           creds->become ? creds->gid : ::getegid(), &error)) {
+    std::cerr << tag << ": " << error << "\n";
+    s.exit_code = kExitConfig;
+    return s;
+  }
   if (check_only) {
     std::cout << s.config_path << ": configuration is valid\n";
     s.exit_code = 0;

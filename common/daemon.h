@@ -148,6 +148,17 @@ bool become_daemon_user(const Credentials& creds, const std::string& pidfile, Ow
 // regular file (following symbolic links).
 std::optional<std::string> config_file_path(const std::string& arg, std::string* error);
 
+// Refuses a configuration file that someone other than root and the daemon's
+// own user could change (esmtp-inspect-milter(8), SECURITY): the file, the
+// folders of its canonical path and the folders of `path` as given (a
+// symbolic link can be swapped) must be owned by root or `uid`, and writable
+// by no other user: not by others, and by their group only when that group
+// is root's or `gid`. A world-writable folder with the sticky bit (/tmp) is
+// accepted, since only its owners may rename or remove what is in it, and
+// everything below it is checked all the same. False with *error naming the
+// path, who can write it and the command that fixes it.
+bool config_file_trusted(const std::string& path, uid_t uid, gid_t gid, std::string* error);
+
 // Start-up messages and the handshake with the parent of a detached daemon.
 class Startup {
  public:
