@@ -271,8 +271,8 @@ class StartupErrors(unittest.TestCase):
             (POLICYD, ["-l", "foo"], '"foo" is not a listen address (unix:/path or '
                                      'inet:HOST:PORT)'),
             (POLICYD, ["-l", "inet:127.0.0.1"], '"inet:127.0.0.1" is not a listen address'),
-            (POLICYD, ["-l"], "-l: 1 required"),
-            (POLICYD, ["--no-such-option"], "The following arguments were not expected: "
+            (POLICYD, ["-l"], "--listen: 1 required TEXT missing"),
+            (POLICYD, ["--no-such-option"], "The following argument was not expected: "
                                             "--no-such-option"),
             (MILTER, ["-s", "inet:abc@127.0.0.1"], f'"inet:abc@127.0.0.1": {port}'),
             (MILTER, ["-s", "inet:99999@127.0.0.1"], f'"inet:99999@127.0.0.1": {port}'),

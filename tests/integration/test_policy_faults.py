@@ -22,6 +22,7 @@ import re
 import resource
 import selectors
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -73,6 +74,20 @@ def proc_status(pid, field):
         if line.startswith(field + ":"):
             return int(line.split()[1])
     raise KeyError(field)
+
+
+def set_soft_as(pid, limit):
+    """Sets the soft RLIMIT_AS of a process that dropped privileges, as its
+    own user (root may lack CAP_SYS_RESOURCE in a container)."""
+    uid = gid = None
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            uid = line.split()[1]
+        elif line.startswith("Gid:"):
+            gid = line.split()[1]
+    subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups",
+                    "prlimit", f"--pid={pid}", f"--as={limit}:"], check=True,
+                   capture_output=True)
 
 
 def big_request(i, octets=65000):
@@ -391,10 +406,8 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         # Memory runs out: the address space is capped at what policyd maps
         # now, and clients send requests of four 64,000-octet attributes
         # without their final empty line, so that each holds its memory.
-        limits = resource.prlimit(pid, resource.RLIMIT_AS)
-        self.addCleanup(resource.prlimit, pid, resource.RLIMIT_AS, limits)
-        resource.prlimit(pid, resource.RLIMIT_AS,
-                         (proc_status(pid, "VmSize") * 1024, limits[1]))
+        set_soft_as(pid, proc_status(pid, "VmSize") * 1024)
+        self.addCleanup(set_soft_as, pid, "unlimited")
         partial = big_request(0, 64000)[:-1]
         hogs = []
         self.addCleanup(lambda: [s.close() for s in hogs])
@@ -411,7 +424,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
             except TimeoutError:
                 continue
         self.policyd.wait_log(failed, timeout=5)
-        resource.prlimit(pid, resource.RLIMIT_AS, limits)
+        set_soft_as(pid, "unlimited")
         # The daemon and every other connection go on.
         self.assertIsNone(self.policyd.proc.poll())
         reply, _ = ask(honest, request(client_address="192.0.2.8", client_port="8",
