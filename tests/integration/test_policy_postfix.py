@@ -11,6 +11,7 @@ import re
 import selectors
 import socket
 import sys
+import threading
 import time
 import unittest
 from pathlib import Path
@@ -240,6 +241,32 @@ class StalledClients(PolicyPostfix):
         self.assertTrue(any("504 5.5.2" in x and "Helo command rejected: need fully-qualified "
                             "hostname" in x for x in r.replies), r.replies)
         self.assertEqual(len(re.findall(stalled, self.policyd.log())), 30)
+
+
+class UnixPeersNotCounted(PolicyPostfix):
+    """policy.max_connections_per_client counts TCP client addresses only:
+    Postfix's smtpd processes over the unix socket (one policy connection
+    each) are never refused, however low it is set."""
+    policy = "max_connections_per_client: 1"
+
+    def test_concurrent_sessions_over_the_unix_socket(self):
+        results = [None] * 5
+
+        def one(i):
+            results[i] = self.send(("203.0.113.5", "mx.example.org"), "localhost",
+                                   sender=f"unix{i}@example.org")
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        for r in results:
+            self.assertTrue(any("504 5.5.2" in x for x in r.replies), r.replies)
+        self.assertNotIn("refused", self.policyd.log())
+        # Several smtpd processes, each with its own policy connection.
+        pids = set(re.findall(r"postfix/smtpd\[(\d+)\]: connect from", self.postfix.log()))
+        self.assertGreaterEqual(len(pids), 2, pids)
 
 
 class Spawn(PolicyPostfix):
