@@ -145,6 +145,12 @@ class PolicyFaults(unittest.TestCase):
     def start(self, config, policy=""):
         self.env = harness.Env("policy-faults")
         self.addCleanup(self.env.close)
+        if "dns:" not in config:
+            # Never /etc/resolv.conf: a loopback port that swallows queries.
+            hole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            hole.bind(("127.0.0.1", 0))
+            self.addCleanup(hole.close)
+            config = f'dns: {{ servers: ["127.0.0.1:{hole.getsockname()[1]}"] }}\n' + config
         self.policyd = harness.Policyd(self.env, config, inet=True, policy=policy).start()
         return self.policyd
 
