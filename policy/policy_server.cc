@@ -295,12 +295,16 @@ void PolicyServer::accept(Listener& l) {
       }
       return;
     }
+    accept(l);  // the next one, whatever becomes of this one
     try {
       admit(fd, std::move(peer), std::move(address));
     } catch (const std::exception& e) {
-      runtime_.logger()->warning("accept on {}: internal error ({})", l.spec, e.what());
+      try {
+        runtime_.logger()->warning("accept on {}: internal error ({})", l.spec, e.what());
+      } catch (const std::exception&) {
+        // No memory for the line either.
+      }
     }
-    accept(l);
   };
   if (l.local) {
     auto sock = std::make_shared<asio::local::stream_protocol::socket>(io_);
@@ -323,7 +327,8 @@ void PolicyServer::accept(Listener& l) {
 }
 
 void PolicyServer::admit(int fd, std::string peer, std::string address) {
-  const PolicyConfig& policy = runtime_.current().first->policy;
+  const auto config = runtime_.current().first;
+  const PolicyConfig& policy = config->policy;
   std::string why;
   if (live_ >= policy.max_connections) {
     why = fmt::format("{} connections already (policy.max_connections)", live_);
