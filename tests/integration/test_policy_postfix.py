@@ -11,7 +11,6 @@ import re
 import selectors
 import socket
 import sys
-import threading
 import time
 import unittest
 from pathlib import Path
@@ -250,23 +249,39 @@ class UnixPeersNotCounted(PolicyPostfix):
     policy = "max_connections_per_client: 1"
 
     def test_concurrent_sessions_over_the_unix_socket(self):
-        results = [None] * 5
+        # Five SMTP sessions open at once: five smtpd processes, each with
+        # its own policy connection when RCPT is asked.
+        sessions = [socket.create_connection(("127.0.0.1", self.postfix.port), timeout=30)
+                    for _ in range(5)]
+        self.addCleanup(lambda: [s.close() for s in sessions])
+        bufs = [b""] * 5
 
-        def one(i):
-            results[i] = self.send(("203.0.113.5", "mx.example.org"), "localhost",
-                                   sender=f"unix{i}@example.org")
+        def reply(i):
+            while True:
+                while b"\r\n" not in bufs[i]:
+                    data = sessions[i].recv(4096)
+                    if not data:
+                        raise ConnectionError(f"session {i} closed")
+                    bufs[i] += data
+                line, bufs[i] = bufs[i].split(b"\r\n", 1)
+                if line[3:4] != b"-":
+                    return line.decode()
 
-        threads = [threading.Thread(target=one, args=(i,)) for i in range(5)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(60)
-        for r in results:
-            self.assertTrue(any("504 5.5.2" in x for x in r.replies), r.replies)
+        def step(command):
+            for i, s in enumerate(sessions):
+                s.sendall(command.format(i=i).encode() + b"\r\n")
+            return [reply(i) for i in range(5)]
+
+        self.assertTrue(all(r.startswith("220 ") for r in [reply(i) for i in range(5)]))
+        self.assertTrue(all(r.startswith("220 ") for r in step(
+            "XCLIENT ADDR=203.0.113.5 NAME=mx.example.org")))
+        self.assertTrue(all(r.startswith("250 ") for r in step("HELO localhost")))
+        self.assertTrue(all(r.startswith("250 ") for r in step("MAIL FROM:<unix{i}@example.org>")))
+        for r in step("RCPT TO:<b@example.net>"):
+            self.assertTrue(r.startswith("504 5.5.2") and
+                            "Helo command rejected: need fully-qualified hostname" in r, r)
+        step("QUIT")
         self.assertNotIn("refused", self.policyd.log())
-        # Several smtpd processes, each with its own policy connection.
-        pids = set(re.findall(r"postfix/smtpd\[(\d+)\]: connect from", self.postfix.log()))
-        self.assertGreaterEqual(len(pids), 2, pids)
 
 
 class Spawn(PolicyPostfix):
