@@ -326,7 +326,12 @@ class Ours:
         cfg = (f'dns: {{ servers: ["127.0.0.1:53"] }}\n'
                f"identity: {{ self: {{ names: [{SELF_NAME}], addresses: [{SELF_ADDR}] }} }}\n")
         alt = binary or log_level
-        self.d = harness.Policyd(env, cfg, inet=True, name=("policyd-alt" if alt else "policyd"))
+        # The 1,000-connection phase comes from one address (127.0.0.1);
+        # builds older than policy.max_connections_per_client lack the key.
+        exe = Path(binary or harness.BIN / "esmtp-inspect-policyd")
+        per_client = b"max_connections_per_client" in exe.read_bytes()
+        self.d = harness.Policyd(env, cfg, inet=True, name=("policyd-alt" if alt else "policyd"),
+                                 policy="max_connections_per_client: 1000" if per_client else "")
         if alt:  # --alt-policyd / --alt-log-level: another build or log level, same rules
             self.d.argv[0] = str(binary or self.d.argv[0])
             self.name = name

@@ -89,6 +89,7 @@ struct MilterConfig {
 struct PolicyConfig {
   std::vector<std::string> listen{"unix:/var/spool/postfix/esmtp-inspect/policy.sock"};
   std::uint32_t max_connections = 1000;
+  std::uint32_t max_connections_per_client = 500;  // per TCP client address
   std::string user = "esmtp-inspect";
   std::string group = "postfix";
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};

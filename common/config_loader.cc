@@ -157,17 +157,33 @@ Err check_socket_path(const std::string& spec, std::string_view path) {
   return {};
 }
 
+Err bad_port(const std::string& spec) {
+  return "\"" + spec + "\": the port must be a number from 1 to 65535";
+}
+
 }  // namespace
 
 std::optional<std::string> milter_socket_error(const std::string& s) {
   const auto spec = parse_milter_socket(s);
-  if (!spec) return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
+  if (!spec) {
+    for (std::string_view prefix : {"inet:", "inet6:"}) {
+      if (!s.starts_with(prefix)) continue;
+      const std::string_view rest = std::string_view(s).substr(prefix.size());
+      if (!parse_port(rest.substr(0, rest.find('@')))) return bad_port(s);
+    }
+    return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
+  }
   return spec->local ? check_socket_path(s, spec->path) : Err{};
 }
 
 std::optional<std::string> listen_error(const std::string& s) {
   const auto spec = parse_listen_spec(s);
-  if (!spec) return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
+  if (!spec) {
+    const std::size_t colon = s.rfind(':');
+    if (s.starts_with("inet:") && colon > 5 && !parse_port(std::string_view(s).substr(colon + 1)))
+      return bad_port(s);
+    return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
+  }
   return spec->local ? check_socket_path(s, spec->path) : Err{};
 }
 
@@ -375,8 +391,23 @@ const Setting kSettings[] = {
        return as_u32(n, row.lo, row.hi, c.policy.max_connections);
      },
      [](const Config& c) { return YAML::Node(c.policy.max_connections); }, 1, 100000},
+    {"policy.max_connections_per_client", SettingType::kUint, "500",
+     "Most simultaneous policy connections from one TCP client address (IPv4 or IPv6); more "
+     "are closed on accept, so that one client cannot take every one of "
+     "policy.max_connections. Connections over a unix socket have no address and are not "
+     "counted: the socket's mode already limits them to Postfix. Postfix keeps one policy "
+     "connection per smtpd process, all from one address (127.0.0.1 over loopback TCP): "
+     "over TCP this must be at least the sum of the process limits of the smtpd services "
+     "that use the policy service (master.cf maxproc, default_process_limit 100 each); "
+     "the default, half of the default policy.max_connections, leaves room for that.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.policy.max_connections_per_client);
+     },
+     [](const Config& c) { return YAML::Node(c.policy.max_connections_per_client); }, 1, 100000},
     {"policy.idle_timeout", SettingType::kDuration, "300s",
-     "Close a policy connection idle this long (Postfix's smtpd_policy_service_max_idle).",
+     "Close a policy connection after this long waiting for a request (idle, Postfix's "
+     "smtpd_policy_service_max_idle) or for the client to take its answer (stalled: a "
+     "client that does not read its answers holds memory and a connection slot).",
      [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        return as_duration(n, row, c.policy.idle_timeout);
      },

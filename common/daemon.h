@@ -49,6 +49,7 @@ namespace esmtp {
 
 inline constexpr int kExitStartup = 1;  // socket busy, folder missing, bind, fork
 inline constexpr int kExitConfig = 78;  // EX_CONFIG: file, log target, user, group
+inline constexpr int kExitUsage = 64;   // EX_USAGE: an unknown option, a bad option value
 
 class Runtime {
  public:

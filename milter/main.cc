@@ -378,12 +378,17 @@ int run(int argc, char** argv) {
   app.add_flag("--check-config", check_only,
                "validate the configuration, the run-as user and group, and exit");
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version: 0; anything else CLI11 printed: EX_USAGE.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
 
   if (!socket.empty()) {
     if (auto e = milter_socket_error(socket)) {
       std::cerr << kTag << ": -s: " << *e << "\n";
-      return kExitConfig;
+      return kExitUsage;
     }
   }
   DaemonStart start = start_daemon(config_arg, kTag, check_only, milter_run_as);

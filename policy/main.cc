@@ -80,6 +80,21 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
   return true;
 }
 
+// The connections' handlers catch what they throw themselves (and close
+// only their connection); anything else that escapes a handler is logged
+// and the io_context goes on with the other handlers (Asio allows run() to
+// be called again after a handler threw).
+void run_io(boost::asio::io_context& io, Runtime& runtime) {
+  for (;;) {
+    try {
+      io.run();
+      return;
+    } catch (const std::exception& e) {
+      runtime.logger()->error("internal error ({}); serving on", e.what());
+    }
+  }
+}
+
 int run(int argc, char** argv) {
   CLI::App app{
       "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
@@ -97,12 +112,17 @@ int run(int argc, char** argv) {
   app.add_flag("--check-config", check_only,
                "validate the configuration, the run-as user and group, and exit");
   app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version: 0; anything else CLI11 printed: EX_USAGE.
+    return app.exit(e) == 0 ? 0 : kExitUsage;
+  }
 
   for (const auto& l : listen) {
     if (auto e = listen_error(l)) {
       std::cerr << kTag << ": -l: " << *e << "\n";
-      return kExitConfig;
+      return kExitUsage;
     }
   }
   DaemonStart start = start_daemon(config_arg, kTag, check_only, policy_run_as);
@@ -147,7 +167,7 @@ int run(int argc, char** argv) {
     signal(SIGUSR1, SIG_IGN);
     pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
     server.serve_stdio();
-    io.run();
+    run_io(io, runtime);
     return 0;
   }
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
@@ -185,7 +205,7 @@ int run(int argc, char** argv) {
                : creds.become ? creds.user
                               : std::to_string(geteuid()));
   startup.ready("serving on " + where);
-  io.run();
+  run_io(io, runtime);
   runtime.logger()->info("stopped");
   return 0;
 }

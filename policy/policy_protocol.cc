@@ -4,6 +4,10 @@
 
 namespace esmtp {
 
+namespace {
+constexpr std::size_t kKeptLineCapacity = 4096;
+}  // namespace
+
 std::string_view PolicyRequest::get(std::string_view name) const {
   for (const auto& [k, v] : attrs_)
     if (k == name) return v;
@@ -51,6 +55,8 @@ PolicyParser::Status PolicyParser::end_line() {
     if (current_.size() == 0) return fail("empty request");
     complete_ = true;
     request_bytes_ = 0;
+    // A long line's buffer is not kept for the next request.
+    if (line_.capacity() > kKeptLineCapacity) std::string().swap(line_);
     return Status::kRequest;
   }
   if (line_.find('\0') != std::string::npos) return fail("NUL octet in request");

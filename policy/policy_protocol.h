@@ -9,7 +9,8 @@
 // a request larger than kMaxRequest octets, a line without "=", an empty name
 // or a NUL octet are errors: the connection must then be closed without a
 // reply (a policy server in trouble never invents an answer). Memory is
-// bounded by kMaxRequest.
+// bounded by kMaxRequest; a line buffer grown by a long line is released
+// when its request is complete.
 //
 // Thread-safety: one parser per connection.
 #pragma once

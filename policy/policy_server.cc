@@ -1,10 +1,15 @@
 #include "policy/policy_server.h"
 
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
-#include <deque>
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include <fmt/format.h>
 
 #include "policy/policy_handler.h"
 
@@ -13,9 +18,15 @@ namespace esmtp {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
-// Requests read ahead of the one being answered; past this the connection
-// stops reading until the queue drains (Postfix sends one at a time anyway).
-constexpr std::size_t kMaxQueued = 64;
+// Each connection reads into a buffer of this size. While a request is
+// being answered nothing more is read: pipelined requests wait in the kernel's
+// socket buffer, so a connection holds at most one request (kMaxRequest)
+// and this buffer, whatever the client sends.
+constexpr std::size_t kReadBuffer = 4096;
+
+// A request at least this large leaves freed heap memory behind; the server
+// then gives free pages back to the kernel (malloc_trim(3)) soon after.
+constexpr std::size_t kLargeRequest = 64 * 1024;
 
 struct PolicyServer::Listener {
   std::string spec;
@@ -26,58 +37,136 @@ struct PolicyServer::Listener {
 
 class PolicyServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(PolicyServer& server, int in_fd, int out_fd, std::string peer)
+  // `address`: the client's address for policy.max_connections_per_client,
+  // empty for a unix socket or stdin (not counted).
+  Connection(PolicyServer& server, int in_fd, int out_fd, std::string peer, std::string address)
       : server_(server),
         in_(server.io_, in_fd),
         out_(server.io_, out_fd),
-        idle_(server.io_),
+        deadline_(server.io_),
         dns_timer_(server.io_),
         peer_(std::move(peer)),
+        address_(std::move(address)),
         handler_([&rt = server.runtime_] { return rt.current(); }) {}
 
   void start() {
-    arm_idle();
-    read();
+    guarded([&] { wait_for_request(); });
   }
 
   void close(std::string_view why = {}) {
     if (closed_) return;
     closed_ = true;
-    if (!why.empty())
-      server_.runtime_.logger()->warning("connection from {}: {}; closed", peer_, why);
+    try {
+      if (!why.empty())
+        server_.runtime_.logger()->warning("connection from {}: {}; closed", peer_, why);
+    } catch (const std::exception&) {
+      // Out of memory for the line: the connection is closed all the same.
+    }
     error_code ignored;
-    idle_.cancel();
+    deadline_.cancel();
     dns_timer_.cancel();
     if (lookup_) lookup_->finish();
     in_.close(ignored);
     out_.close(ignored);
-    --server_.live_;
-    if (server_.stopping_ && server_.live_ == 0) server_.stop_timer_.cancel();
+    if (request_bytes_ >= kLargeRequest) server_.trim_soon();
+    request_.reset();
+    server_.connection_closed(address_);
   }
 
-  // The server stops: an idle connection closes now; one answering a
-  // request closes once its answer is written (Postfix is waiting for it).
+  // The server stops: a connection waiting for a request closes now; one
+  // answering a request closes once its answer is written (Postfix is
+  // waiting for it).
   void drain() {
     draining_ = true;
-    if (!busy_) close();
+    if (state_ == State::kReading) close();
   }
 
  private:
-  void arm_idle() {
-    auto config = server_.runtime_.current().first;
-    idle_.expires_after(config->policy.idle_timeout);
-    idle_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec && !self->closed_ && !self->busy_) self->close();
+  // kReading: waiting for (the rest of) a request, limited by
+  // policy.idle_timeout. kResolving: DNS for the request, limited by the
+  // resolver's budget. kWriting: the answer is being written, limited by
+  // policy.idle_timeout again (the write deadline: a client that does not
+  // read its answers is stalled, not busy).
+  enum class State { kReading, kResolving, kWriting };
+
+  // Every handler runs through here: whatever it throws ends this
+  // connection only, with a log line, never the daemon.
+  template <class F>
+  void guarded(F&& f) noexcept {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      close_after_exception(e.what());
+    } catch (...) {
+      close_after_exception("unknown exception");
+    }
+  }
+
+  void close_after_exception(const char* what) noexcept {
+    try {
+      close(std::string("internal error (") + what + ")");
+    } catch (...) {
+      close();  // no memory for the reason
+    }
+  }
+
+  void arm_deadline() {
+    const std::uint64_t seq = ++deadline_seq_;
+    deadline_.expires_after(server_.runtime_.current().first->policy.idle_timeout);
+    deadline_.async_wait([self = shared_from_this(), seq](error_code ec) {
+      if (ec || self->closed_ || seq != self->deadline_seq_) return;
+      self->guarded([&] { self->deadline_passed(); });
     });
   }
 
+  void disarm_deadline() {
+    ++deadline_seq_;
+    deadline_.cancel();
+  }
+
+  void deadline_passed() {
+    if (state_ == State::kReading) return close();  // idle, as Postfix expects
+    if (state_ == State::kWriting)
+      close(fmt::format("answer not read for {}s (policy.idle_timeout)",
+                        std::chrono::duration_cast<std::chrono::seconds>(
+                            server_.runtime_.current().first->policy.idle_timeout)
+                            .count()));
+  }
+
+  void wait_for_request() {
+    state_ = State::kReading;
+    arm_deadline();
+    parse_buffered();
+  }
+
+  // Parses what was read and not yet parsed; reads more when that is not a
+  // whole request.
+  void parse_buffered() {
+    while (pending_ < filled_) {
+      std::string_view data(buf_.data() + pending_, filled_ - pending_);
+      const std::size_t before = data.size();
+      const PolicyParser::Status status = parser_.feed(data);
+      pending_ += before - data.size();
+      request_bytes_ += before - data.size();
+      switch (status) {
+        case PolicyParser::Status::kRequest:
+          request_.emplace(parser_.take());
+          return answer();
+        case PolicyParser::Status::kError:
+          ++server_.stats_.malformed;
+          return close("malformed request (" + parser_.error() + ")");
+        case PolicyParser::Status::kNeedMore:
+          break;
+      }
+    }
+    read();
+  }
+
   void read() {
-    if (closed_ || reading_ || queue_.size() >= kMaxQueued) return;
-    reading_ = true;
+    if (closed_) return;
     in_.async_read_some(asio::buffer(buf_),
                         [self = shared_from_this()](error_code ec, std::size_t n) {
-                          self->reading_ = false;
-                          self->on_read(ec, n);
+                          self->guarded([&] { self->on_read(ec, n); });
                         });
   }
 
@@ -88,35 +177,17 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
       close(ec == asio::error::eof ? std::string_view() : std::string_view(ec.message()));
       return;
     }
-    std::string_view data(buf_.data(), n);
-    while (!data.empty()) {
-      switch (parser_.feed(data)) {
-        case PolicyParser::Status::kRequest:
-          queue_.push_back(parser_.take());
-          break;
-        case PolicyParser::Status::kError:
-          ++server_.stats_.malformed;
-          close("malformed request (" + parser_.error() + ")");
-          return;
-        case PolicyParser::Status::kNeedMore:
-          break;
-      }
-    }
-    process_next();
-    read();
+    pending_ = 0;
+    filled_ = n;
+    parse_buffered();
   }
 
-  void process_next() {
-    if (closed_ || busy_ || queue_.empty()) return;
-    busy_ = true;
-    arm_idle();
+  void answer() {
+    state_ = State::kResolving;
+    disarm_deadline();
     ++server_.stats_.requests;
-    const PolicyRequest& req = queue_.front();
-    std::optional<IdentityInput> input = handler_.prepare(req);
-    if (!input) {
-      respond(handler_.finish(req, nullptr));
-      return;
-    }
+    std::optional<IdentityInput> input = handler_.prepare(*request_);
+    if (!input) return respond(handler_.finish(*request_, nullptr));
     // DNS on the resolver's thread; the answer comes back here. The session
     // never waits longer than the resolver's budget.
     auto self = shared_from_this();
@@ -125,7 +196,8 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     dns_timer_.expires_after(resolver->budget());
     lookup_ = IdentityLookup::start(
         *resolver, std::move(*input), [self, resolver](const IdentityReport& report) {
-          asio::post(self->server_.io_, [self, report] { self->identity_done(report); });
+          asio::post(self->server_.io_,
+                     [self, report] { self->guarded([&] { self->identity_done(report); }); });
         });
     dns_timer_.async_wait([lookup = lookup_](error_code ec) {
       if (!ec) lookup->finish();
@@ -136,49 +208,59 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     if (closed_) return;
     dns_timer_.cancel();
     lookup_.reset();
-    respond(handler_.finish(queue_.front(), &report));
+    respond(handler_.finish(*request_, &report));
   }
 
   void respond(const std::string& action) {
-    const PolicyRequest& req = queue_.front();
-    if (!req.get("server_address").empty()) {
+    if (!request_->get("server_address").empty()) {
       auto config = server_.runtime_.current().first;
       if (!config->self.names.empty())
-        server_.self_banner(config->self.names.front(), std::string(req.get("server_address")));
+        server_.self_banner(config->self.names.front(),
+                            std::string(request_->get("server_address")));
     }
+    state_ = State::kWriting;
+    arm_deadline();
     out_buf_ = policy_reply(action);
     asio::async_write(out_, asio::buffer(out_buf_),
                       [self = shared_from_this()](error_code ec, std::size_t) {
-                        if (self->closed_) return;
-                        if (ec) return self->close(ec.message());
-                        self->queue_.pop_front();
-                        self->busy_ = false;
-                        if (self->draining_) return self->close();
-                        self->process_next();
-                        self->read();
+                        self->guarded([&] { self->written(ec); });
                       });
+  }
+
+  void written(error_code ec) {
+    if (closed_) return;
+    if (ec) return close(ec.message());
+    request_.reset();
+    if (request_bytes_ >= kLargeRequest) server_.trim_soon();
+    request_bytes_ = 0;
+    if (draining_) return close();
+    wait_for_request();
   }
 
   PolicyServer& server_;
   asio::posix::stream_descriptor in_;
   asio::posix::stream_descriptor out_;
-  asio::steady_timer idle_;
+  asio::steady_timer deadline_;
   asio::steady_timer dns_timer_;
   std::string peer_;
+  std::string address_;
   PolicyHandler handler_;
   PolicyParser parser_;
-  std::deque<PolicyRequest> queue_;
+  std::optional<PolicyRequest> request_;  // the one being answered
+  std::size_t request_bytes_ = 0;         // octets parsed since the last answer
   std::shared_ptr<IdentityLookup> lookup_;
-  std::array<char, 16384> buf_;
+  std::array<char, kReadBuffer> buf_;
+  std::size_t pending_ = 0;  // buf_[pending_, filled_) is read, not yet parsed
+  std::size_t filled_ = 0;
   std::string out_buf_;
-  bool reading_ = false;
-  bool busy_ = false;
+  std::uint64_t deadline_seq_ = 0;
+  State state_ = State::kReading;
   bool closed_ = false;
   bool draining_ = false;
 };
 
 PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime)
-    : io_(io), runtime_(runtime), stop_timer_(io) {}
+    : io_(io), runtime_(runtime), stop_timer_(io), trim_timer_(io) {}
 
 PolicyServer::~PolicyServer() = default;
 
@@ -205,7 +287,7 @@ void PolicyServer::start_accepting() {
 }
 
 void PolicyServer::accept(Listener& l) {
-  auto on_socket = [this, &l](error_code ec, int fd, std::string peer) {
+  auto on_socket = [this, &l](error_code ec, int fd, std::string peer, std::string address) {
     if (ec) {
       if (ec != asio::error::operation_aborted && !stopping_) {
         runtime_.logger()->warning("accept on {}: {}", l.spec, ec.message());
@@ -213,55 +295,114 @@ void PolicyServer::accept(Listener& l) {
       }
       return;
     }
-    const std::uint32_t max = runtime_.current().first->policy.max_connections;
-    if (stopping_ || live_ >= max) {
-      ::close(fd);
-      if (!stopping_) {
-        ++stats_.refused;
-        runtime_.logger()->warning(
-            "connection from {} refused: {} connections already "
-            "(policy.max_connections)",
-            peer, live_);
+    accept(l);  // the next one, whatever becomes of this one
+    try {
+      admit(fd, std::move(peer), std::move(address));
+    } catch (const std::exception& e) {
+      try {
+        runtime_.logger()->warning("accept on {}: internal error ({})", l.spec, e.what());
+      } catch (const std::exception&) {
+        // No memory for the line either.
       }
-    } else {
-      ++live_;
-      ++stats_.connections;
-      auto c = std::make_shared<Connection>(*this, fd, ::dup(fd), std::move(peer));
-      connections_.push_back(c);
-      c->start();
-      if (connections_.size() > 2 * live_ + 64)
-        std::erase_if(connections_, [](const auto& w) { return w.expired(); });
     }
-    accept(l);
   };
   if (l.local) {
     auto sock = std::make_shared<asio::local::stream_protocol::socket>(io_);
     l.local->async_accept(*sock, [sock, on_socket](error_code ec) {
-      on_socket(ec, ec ? -1 : sock->release(), "unix");
+      on_socket(ec, ec ? -1 : sock->release(), "unix", "");
     });
   } else {
     auto sock = std::make_shared<asio::ip::tcp::socket>(io_);
     l.tcp->async_accept(*sock, [sock, on_socket](error_code ec) {
-      std::string peer;
+      std::string peer, address;
       if (!ec) {
         error_code e2;
         auto ep = sock->remote_endpoint(e2);
-        peer = e2 ? "?" : ep.address().to_string() + ":" + std::to_string(ep.port());
+        if (!e2) address = ep.address().to_string();
+        peer = e2 ? "?" : address + ":" + std::to_string(ep.port());
       }
-      on_socket(ec, ec ? -1 : sock->release(), peer);
+      on_socket(ec, ec ? -1 : sock->release(), std::move(peer), std::move(address));
     });
   }
 }
 
+void PolicyServer::admit(int fd, std::string peer, std::string address) {
+  const auto config = runtime_.current().first;
+  const PolicyConfig& policy = config->policy;
+  std::string why;
+  if (live_ >= policy.max_connections) {
+    why = fmt::format("{} connections already (policy.max_connections)", live_);
+  } else if (!address.empty()) {
+    const auto it = per_address_.find(address);
+    if (it != per_address_.end() && it->second >= policy.max_connections_per_client)
+      why = fmt::format("{} connections from {} already (policy.max_connections_per_client)",
+                        it->second, address);
+  }
+  if (stopping_ || !why.empty()) {
+    ::close(fd);
+    if (!stopping_) {
+      ++stats_.refused;
+      runtime_.logger()->warning("connection from {} refused: {}", peer, why);
+    }
+    return;
+  }
+  const int out = ::dup(fd);
+  if (out < 0) {
+    ::close(fd);
+    runtime_.logger()->warning("connection from {}: dup: {}; closed", peer, std::strerror(errno));
+    return;
+  }
+  // Out of memory: the descriptors are closed here, or by the connection
+  // once it owns them (whatever throws below destroys it).
+  auto* raw = new (std::nothrow) Connection(*this, fd, out, peer, address);
+  if (!raw) {
+    ::close(fd);
+    ::close(out);
+    throw std::bad_alloc();
+  }
+  std::shared_ptr<Connection> c(raw);
+  connections_.push_back(c);
+  if (!address.empty()) ++per_address_[address];
+  ++live_;
+  ++stats_.connections;
+  c->start();
+  if (connections_.size() > 2 * live_ + 64)
+    std::erase_if(connections_, [](const auto& w) { return w.expired(); });
+}
+
+void PolicyServer::connection_closed(const std::string& address) {
+  --live_;
+  if (!address.empty()) {
+    const auto it = per_address_.find(address);
+    if (it != per_address_.end() && --it->second == 0) per_address_.erase(it);
+  }
+  if (stopping_ && live_ == 0) stop_timer_.cancel();
+}
+
+void PolicyServer::trim_soon() {
+  if (trim_pending_ || stopping_) return;
+  trim_pending_ = true;
+  trim_timer_.expires_after(std::chrono::seconds(1));
+  trim_timer_.async_wait([this](error_code ec) {
+    trim_pending_ = false;
+    // Large requests are below glibc's mmap threshold and come from the
+    // heap; once freed, pages between live chunks stay resident until
+    // malloc_trim(3) gives them back.
+    if (!ec) ::malloc_trim(0);
+  });
+}
+
 void PolicyServer::serve_stdio() {
   ++live_;
-  auto c = std::make_shared<Connection>(*this, ::dup(STDIN_FILENO), ::dup(STDOUT_FILENO), "stdin");
+  auto c =
+      std::make_shared<Connection>(*this, ::dup(STDIN_FILENO), ::dup(STDOUT_FILENO), "stdin", "");
   connections_.push_back(c);
   c->start();
 }
 
 void PolicyServer::stop(std::chrono::milliseconds grace) {
   stopping_ = true;
+  trim_timer_.cancel();
   for (auto& l : listeners_) {
     error_code ignored;
     if (l->local) l->local->close(ignored);

@@ -3,11 +3,18 @@
 // One io_context thread serves every connection; DNS runs on the resolver's
 // own thread and its answers are posted back. Listeners are adopted already
 // listening (unix sockets made by common/listen_socket.h, TCP). Each
-// connection reads requests (policy_protocol), answers them one at a time in
-// order, and closes on EOF, on a malformed or oversized request (logged, no
-// reply), after policy.idle_timeout without a request, or when the server
-// stops (after the answer it is writing). More than policy.max_connections
-// at once: the new one is closed at once and logged.
+// connection reads one request (policy_protocol), answers it, and only then
+// reads the next: pipelined requests stay in the kernel's socket buffer, so
+// a connection holds at most one request (kMaxRequest) plus a 4 KiB read
+// buffer. It closes on EOF, on a malformed or oversized request (logged, no
+// reply), after policy.idle_timeout waiting for a request (idle) or for its
+// answer to be taken (stalled: the write deadline, logged), when a handler
+// throws (logged; the other connections go on), or when the server stops
+// (after the answer it is writing). More than policy.max_connections at
+// once, or more than policy.max_connections_per_client from one TCP client
+// address (unix socket peers have none and are not counted): the new one is
+// closed at once and logged. Memory freed after a large request or a
+// connection is given back to the kernel (malloc_trim) within a second.
 //
 // serve_stdio() runs one connection on stdin/stdout (Postfix spawn(8)).
 //
@@ -24,6 +31,7 @@
 #include <boost/asio.hpp>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/daemon.h"
@@ -36,7 +44,7 @@ namespace esmtp {
 struct PolicyServerStats {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> refused{0};  // over max_connections
+  std::atomic<std::uint64_t> refused{0};  // over max_connections (per client)
   std::atomic<std::uint64_t> malformed{0};
 };
 
@@ -70,6 +78,9 @@ class PolicyServer {
   class Connection;
   struct Listener;
   void accept(Listener& l);
+  void admit(int fd, std::string peer, std::string address);
+  void connection_closed(const std::string& address);
+  void trim_soon();
   void self_banner(const std::string& name, const std::string& server_address);
 
   boost::asio::io_context& io_;
@@ -77,6 +88,9 @@ class PolicyServer {
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::vector<std::weak_ptr<Connection>> connections_;
   boost::asio::steady_timer stop_timer_;
+  boost::asio::steady_timer trim_timer_;
+  bool trim_pending_ = false;
+  std::unordered_map<std::string, std::uint32_t> per_address_;  // TCP clients
   std::size_t live_ = 0;
   bool stopping_ = false;
   SelfBannerMonitor banner_monitor_;

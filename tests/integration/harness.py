@@ -432,7 +432,10 @@ class Policyd(Daemon):
     on a unix socket in the test directory (or TCP with inet=True).
     `postfix_spec` goes into check_policy_service."""
 
-    def __init__(self, env, config="", inet=False, name="policyd"):
+    def __init__(self, env, config="", inet=False, name="policyd", policy=""):
+        """policy: more settings of the policy group, as YAML flow mapping
+        entries ("max_connections: 30, idle_timeout: 2s")."""
+        self.policy = policy
         self.config_path = env.path(f"{name}.yaml")
         log_path = env.run_dir() / f"{name}.log"
         if inet:
@@ -454,8 +457,9 @@ class Policyd(Daemon):
         # The log file may be written by an unprivileged process (spawn).
         Path(log_path).touch()
         os.chmod(log_path, 0o666)
+        extra = f", {self.policy}" if self.policy else ""
         base = (f'log: {{ to: "file:{log_path}" }}\n'
-                "policy: { user: nobody, group: postfix }\n")
+                f"policy: {{ user: nobody, group: postfix{extra} }}\n")
         self.config_path.write_text(base + config)
         os.chmod(self.config_path, 0o644)
 

@@ -252,6 +252,52 @@ class StartupErrors(unittest.TestCase):
     def sock_arg(self, program, spec):
         return ["-s", spec] if program == MILTER else ["-l", spec]
 
+    def test_command_line_values(self):
+        """Every bad value on the command line: a message naming it and
+        EX_USAGE (64), never an abort (security issue, finding 11:
+        `-l inet:127.0.0.1:abc` ended in an uncaught std::invalid_argument)."""
+        log = self.run_dir / "d.log"
+        good = self.conf(f'log: {{ to: "file:{log}" }}\n'
+                         "milter: { user: nobody, group: postfix }\n"
+                         "policy: { user: nobody, group: postfix }\n")
+        port = 'the port must be a number from 1 to 65535'
+        cases = [
+            (POLICYD, ["-l", "inet:127.0.0.1:abc"], f'"inet:127.0.0.1:abc": {port}'),
+            (POLICYD, ["-l", "inet:127.0.0.1:99999"], f'"inet:127.0.0.1:99999": {port}'),
+            (POLICYD, ["-l", "inet:127.0.0.1:65536"], f'"inet:127.0.0.1:65536": {port}'),
+            (POLICYD, ["-l", "inet:127.0.0.1:0"], f'"inet:127.0.0.1:0": {port}'),
+            (POLICYD, ["-l", "inet:127.0.0.1:-1"], f'"inet:127.0.0.1:-1": {port}'),
+            (POLICYD, ["-l", "inet:[::1]:1e3"], f'"inet:[::1]:1e3": {port}'),
+            (POLICYD, ["-l", "foo"], '"foo" is not a listen address (unix:/path or '
+                                     'inet:HOST:PORT)'),
+            (POLICYD, ["-l", "inet:127.0.0.1"], '"inet:127.0.0.1" is not a listen address'),
+            (POLICYD, ["-l"], "--listen: 1 required TEXT missing"),
+            (POLICYD, ["--no-such-option"], "The following argument was not expected: "
+                                            "--no-such-option"),
+            (MILTER, ["-s", "inet:abc@127.0.0.1"], f'"inet:abc@127.0.0.1": {port}'),
+            (MILTER, ["-s", "inet:99999@127.0.0.1"], f'"inet:99999@127.0.0.1": {port}'),
+            (MILTER, ["-s", "inet6:0@[::1]"], f'"inet6:0@[::1]": {port}'),
+            (MILTER, ["-s", "foo"], '"foo" is not a milter socket'),
+            (MILTER, ["--no-such-option"], "--no-such-option"),
+        ]
+        for program, argv, text in cases:
+            with self.subTest(program=Path(program).name, argv=argv):
+                out = run([program, "-f", "-c", str(good)] + argv)
+                self.assertEqual(out.returncode, 64, out.stderr)
+                self.assertIn(text, out.stderr)
+                self.assertNotIn("terminate called", out.stderr)
+        # The operator CLI: numeric options are CLI11's to check (usage: 2).
+        cli = str(harness.BIN / "esmtp-inspect")
+        for argv in (["probe", "--port", "abc", "127.0.0.1"],
+                     ["probe", "--port", "99999", "127.0.0.1"],
+                     ["probe", "--timeout", "x", "127.0.0.1"],
+                     ["probe", "127.0.0.1:99999"]):
+            with self.subTest(argv=argv):
+                out = run([cli] + argv)
+                self.assertIn(out.returncode, (2, 3), out.stderr)
+                self.assertNotIn("terminate called", out.stderr)
+                self.assertTrue(out.stderr.strip(), "a message says why")
+
     def test_errors(self):
         log = self.run_dir / "d.log"
         good = self.conf(f'log: {{ to: "file:{log}" }}\n'
@@ -280,7 +326,7 @@ class StartupErrors(unittest.TestCase):
                            'group "no-such-group" does not exist')
             self.both_ways(program, ["-c", str(good)] + s("unix:/nonexistent/dir/d.sock"), 1,
                            "socket folder /nonexistent/dir does not exist")
-            self.both_ways(program, ["-c", str(good)] + s("unix:relative.sock"), 78,
+            self.both_ways(program, ["-c", str(good)] + s("unix:relative.sock"), 64,
                            "needs an absolute path")
             # The folder is root's: the run-as user cannot make its socket there.
             self.both_ways(program, ["-c", str(good)] + s(f"unix:{self.env.dir}/d.sock"), 1,

@@ -8,6 +8,8 @@ the X-ESMTP-Inspect header PREPENDed at the sink, and the log line.
 """
 
 import re
+import selectors
+import socket
 import sys
 import time
 import unittest
@@ -29,6 +31,7 @@ def restrictions(spec):
 
 class PolicyPostfix(unittest.TestCase):
     config = SELF
+    policy = ""  # more policy.* settings, YAML flow entries
     spawn = False
 
     @classmethod
@@ -46,7 +49,7 @@ class PolicyPostfix(unittest.TestCase):
                                           extra=restrictions("unix:private/esmtp-inspect-policy"),
                                           master_extra=master)
         else:
-            cls.policyd = harness.Policyd(cls.env, config).start()
+            cls.policyd = harness.Policyd(cls.env, config, policy=cls.policy).start()
             cls.postfix = harness.Postfix(cls.env, cls.sink,
                                           extra=restrictions(cls.policyd.postfix_spec))
 
@@ -184,6 +187,101 @@ class EnvelopeRules(PolicyPostfix):
                    x.endswith(": Recipient address rejected: Sender address too long")]
         self.assertEqual(len(refused), 2, r.replies)
         self.assertIn('reply="501 5.1.7 Sender address too long"', self.policyd.log())
+
+
+class StalledClients(PolicyPostfix):
+    """Clients that never read their answers hold connections; they must not
+    keep Postfix from its policy service (security issue, finding 5: with the
+    same settings, 30 stalled connections were still open after 40 s and
+    Postfix answered every recipient with 451 4.3.5)."""
+    policy = "max_connections: 30, idle_timeout: 2s"
+
+    def stall(self, n):
+        """n connections to the policy socket, each sending requests until
+        policyd's answers fill the kernel's buffers; none reads a byte."""
+        one = (b"request=smtpd_access_policy\nprotocol_state=RCPT\n"
+               b"client_address=192.0.2.7\nclient_port=7\nsender=a@example.org\n"
+               b"recipient=b@example.net\n\n") * 500
+        socks = []
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(str(self.policyd.sock))
+            s.setblocking(False)
+            socks.append(s)
+        self.addCleanup(lambda: [s.close() for s in socks])
+        sel = selectors.DefaultSelector()
+        for i, s in enumerate(socks):
+            sel.register(s, selectors.EVENT_WRITE, i)
+        end = time.monotonic() + 20
+        while sel.get_map() and time.monotonic() < end:
+            ready = sel.select(1.0)
+            if not ready:
+                break  # nobody took a byte for a second: all stalled
+            for key, _ in ready:
+                try:
+                    key.fileobj.send(one)
+                except BlockingIOError:
+                    pass
+                except OSError:
+                    sel.unregister(key.fileobj)
+        sel.close()
+        return socks
+
+    def test_stalled_connections_do_not_lock_postfix_out(self):
+        self.stall(30)
+        stalled = r"connection from unix: answer not read for 2s \(policy\.idle_timeout\); closed"
+        try:
+            harness.wait_until(lambda: len(re.findall(stalled, self.policyd.log())) >= 30,
+                               timeout=15, what="the write deadline")
+        except TimeoutError:
+            pass  # the SMTP reply below says what the user sees
+        r = self.send(("203.0.113.5", "mx.example.org"), "localhost")
+        self.assertFalse(any("451 4.3.5" in x for x in r.replies), r.replies)
+        self.assertTrue(any("504 5.5.2" in x and "Helo command rejected: need fully-qualified "
+                            "hostname" in x for x in r.replies), r.replies)
+        self.assertEqual(len(re.findall(stalled, self.policyd.log())), 30)
+
+
+class UnixPeersNotCounted(PolicyPostfix):
+    """policy.max_connections_per_client counts TCP client addresses only:
+    Postfix's smtpd processes over the unix socket (one policy connection
+    each) are never refused, however low it is set."""
+    policy = "max_connections_per_client: 1"
+
+    def test_concurrent_sessions_over_the_unix_socket(self):
+        # Five SMTP sessions open at once: five smtpd processes, each with
+        # its own policy connection when RCPT is asked.
+        sessions = [socket.create_connection(("127.0.0.1", self.postfix.port), timeout=30)
+                    for _ in range(5)]
+        self.addCleanup(lambda: [s.close() for s in sessions])
+        bufs = [b""] * 5
+
+        def reply(i):
+            while True:
+                while b"\r\n" not in bufs[i]:
+                    data = sessions[i].recv(4096)
+                    if not data:
+                        raise ConnectionError(f"session {i} closed")
+                    bufs[i] += data
+                line, bufs[i] = bufs[i].split(b"\r\n", 1)
+                if line[3:4] != b"-":
+                    return line.decode()
+
+        def step(command):
+            for i, s in enumerate(sessions):
+                s.sendall(command.format(i=i).encode() + b"\r\n")
+            return [reply(i) for i in range(5)]
+
+        self.assertTrue(all(r.startswith("220 ") for r in [reply(i) for i in range(5)]))
+        self.assertTrue(all(r.startswith("220 ") for r in step(
+            "XCLIENT ADDR=203.0.113.5 NAME=mx.example.org")))
+        self.assertTrue(all(r.startswith("250 ") for r in step("HELO localhost")))
+        self.assertTrue(all(r.startswith("250 ") for r in step("MAIL FROM:<unix{i}@example.org>")))
+        for r in step("RCPT TO:<b@example.net>"):
+            self.assertTrue(r.startswith("504 5.5.2") and
+                            "Helo command rejected: need fully-qualified hostname" in r, r)
+        step("QUIT")
+        self.assertNotIn("refused", self.policyd.log())
 
 
 class Spawn(PolicyPostfix):

@@ -188,6 +188,18 @@ TEST(ConfigLoader, SocketAndListenSyntax) {
   EXPECT_TRUE(load_config_string("policy: { listen: [\"inet:[::1]:10040\"] }").ok());
   EXPECT_THAT(errors_of("policy: { listen: [\"inet:127.0.0.1\"] }\n")[0],
               HasSubstr("not a listen address"));
+  for (const char* port : {"0", "65536", "99999", "abc", "-1", "80x"}) {
+    EXPECT_THAT(
+        errors_of(std::string("policy: { listen: [\"inet:127.0.0.1:") + port + "\"] }\n")[0],
+        HasSubstr("the port must be a number from 1 to 65535"))
+        << port;
+    EXPECT_THAT(errors_of(std::string("milter: { socket: \"inet:") + port + "@127.0.0.1\" }\n")[0],
+                HasSubstr("the port must be a number from 1 to 65535"))
+        << port;
+  }
+  EXPECT_TRUE(load_config_string("policy: { listen: [\"inet:127.0.0.1:65535\"] }").ok());
+  EXPECT_THAT(errors_of("policy: { max_connections_per_client: 0 }\n")[0],
+              HasSubstr("max_connections_per_client"));
   EXPECT_TRUE(
       load_config_string("dns: { servers: [\"127.0.0.1:5353\", \"[::1]:53\", \"::1\"] }").ok());
   EXPECT_THAT(errors_of("dns: { servers: [\"127.0.0.1:0\"] }\n")[0], HasSubstr("bad port"));
