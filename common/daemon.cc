@@ -274,6 +274,7 @@ Startup::~Startup() {
 }
 
 int Startup::fail(int code, std::string_view message) {
+  if (files_) files_->remove();
   if (logger_) logger_->error("{}", message);
   if (parent_fd_ >= 0) {
     std::string packet(1, static_cast<char>(code == 0 ? 1 : code));

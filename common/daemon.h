@@ -175,6 +175,10 @@ class Startup {
     log_on_stderr_ = on_stderr;
   }
 
+  // The files fail() removes before it reports: the parent of a detached
+  // daemon exits with the error only once the socket is gone.
+  void set_files(OwnedFiles* files) { files_ = files; }
+
   // A fatal start-up error: logged, and written on standard error (before
   // detach()) or handed to the waiting parent (after). Returns `code`, for
   // `return startup.fail(...)`.
@@ -195,6 +199,7 @@ class Startup {
   std::shared_ptr<Logger> logger_;
   bool log_on_stderr_ = false;
   int parent_fd_ = -1;  // the child's end of the pipe to the waiting parent
+  OwnedFiles* files_ = nullptr;
 };
 
 // systemd's notification protocol (sd_notify(3)); a no-op without

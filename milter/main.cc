@@ -423,6 +423,7 @@ int run(int argc, char** argv) {
   desc.xxfi_negotiate = on_negotiate;
   // Whatever ends the start-up or the daemon, the socket goes with it.
   OwnedFiles files;
+  startup.set_files(&files);
   {
     // A unix socket is looked at and made as the run-as user, who owns its
     // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);

@@ -137,6 +137,7 @@ int run(int argc, char** argv) {
 
   std::vector<PolicyServer::Listening> listening;
   OwnedFiles files;  // sockets and pidfile, removed however the daemon ends
+  startup.set_files(&files);
   if (!spawn) {
     const bool opened = open_listeners(listen, creds, listening, &error);
     for (auto& l : listening) files.add(l.file);
