@@ -58,7 +58,7 @@ void escape_into(std::string& out, std::string_view s, FieldForm form) {
 bool plain_token(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s)
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '=') return false;
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
   return true;
 }
 

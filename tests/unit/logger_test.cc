@@ -133,7 +133,7 @@ TEST(LogFields, EveryNetworkValueIsEscaped) {
   v.numeric = false;
   const std::string line = format_verdict_text(&ctx, v);
   EXPECT_EQ(line,
-            "4F2A1B3C7D: action=reject rule=header_line_length actual=\"act=1\" limit=998 "
+            "4F2A1B3C7D: action=reject rule=header_line_length actual=act=1 limit=998 "
             "where=\"header:X y=z\" detail=\"file \\\"name\\\".exe\\x01\" "
             "client=a\\x20b\\x5bc\\x5d=d[1.2.3.4\\x5d\\x20x=\\x5by] helo=\"h e=l\\\"o\\\\\" "
             "from=<a\\x3eb\\x20\\x3cc\\x0d\\x0ad> to=<r\\x3e\\x20reply=\\\"550\\x20x\\\"> "
