@@ -477,6 +477,12 @@ TEST(ReportMemory, StoredStringsAreCut) {
   EXPECT_EQ(ev.client_addr, "203.0.113.5");
   auto j = run({pf, ours});
   EXPECT_EQ(j["rejected"], 1);
+  // A sender keeps its end: the domain report counts by.
+  ours = kOurMail;
+  ours.replace(ours.find("from=<s@"), 8, "from=<" + std::string(1000, 's') + "@");
+  ev = parse(ours);
+  EXPECT_EQ(ev.from.size(), kMaxValue);
+  EXPECT_EQ(sender_domain(ev.from), "example.org");
 }
 
 // ------------------------------------------------------------ dedup

@@ -127,6 +127,11 @@ void assign_cut(std::string& out, std::string_view v, std::size_t max) {
   out.assign(v.substr(0, max));
 }
 
+// A sender keeps its last `max` octets: the domain, which report counts by.
+void assign_sender(std::string& out, std::string_view v) {
+  out.assign(v.size() > kMaxValue ? v.substr(v.size() - kMaxValue) : v);
+}
+
 // Postfix's from=<S> in its envelope part "; from=<S> to=<R> proto=P
 // helo=<H>" (smtpd, cleanup) or "; from=<S>, to=<R>, proto=P, helo=<H>"
 // (postscreen). Postfix writes S as the sender gave it, '>' and blanks
@@ -251,7 +256,7 @@ bool parse_postfix_reject(std::string_view qid, std::string_view action, std::st
     if (stop == std::string_view::npos) stop = reply.find("; proto=");
     assign_cut(ev.reply, reply.substr(0, stop), kMaxValue);
   }
-  assign_cut(ev.from, postfix_sender(envelope), kMaxValue);
+  assign_sender(ev.from, postfix_sender(envelope));
   parse_reply_codes(ev);
   return true;
 }
@@ -268,7 +273,7 @@ bool event_from_record(const LogRecord& rec, LogEvent& ev) {
   assign_cut(ev.rule, rule, kMaxName);
   assign_cut(ev.client_name, rec.get(LogField::kClient), kMaxValue);
   assign_cut(ev.client_addr, rec.client_addr, kMaxAddress);
-  assign_cut(ev.from, rec.get(LogField::kFrom), kMaxValue);
+  assign_sender(ev.from, rec.get(LogField::kFrom));
   assign_cut(ev.reply, rec.get(LogField::kReply), kMaxValue);
   ev.stage.assign(stage_of_where(rec.get(LogField::kWhere)));
   parse_reply_codes(ev);

@@ -63,7 +63,7 @@ struct LogEvent {
                             // ours: reject tempfail disconnect quarantine discard tag log
   std::string client_name;  // "unknown" when not known
   std::string client_addr;
-  std::string from;      // envelope sender without <>
+  std::string from;      // envelope sender without <> (its last kMaxValue octets)
   std::string reply;     // "550 5.6.0 Header line too long" (as logged)
   std::string rule;      // ours only
   std::string program;   // "postfix/smtpd", "esmtp-inspect-milter", ...
