@@ -37,9 +37,9 @@ namespace {
   std::abort();
 }
 
-constexpr Action kActions[] = {Action::kOff,      Action::kLog,    Action::kTag,
-                               Action::kQuarantine, Action::kDiscard, Action::kTempfail,
-                               Action::kReject,   Action::kDisconnect};
+constexpr Action kActions[] = {Action::kOff,        Action::kLog,       Action::kTag,
+                               Action::kQuarantine, Action::kDiscard,   Action::kTempfail,
+                               Action::kReject,     Action::kDisconnect};
 
 struct Counts {
   std::uint64_t rejected, held, discarded, ours, unreadable;
@@ -120,7 +120,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   v.profile = profile;
   LogContext ctx{(c1 & 0x20) ? std::string_view() : std::string_view("4F2A1B3C7D"),
-                 name, addr, helo, from, (c1 & 0x40) != 0};
+                 name,
+                 addr,
+                 helo,
+                 from,
+                 (c1 & 0x40) != 0};
 
   const std::string text = format_verdict_text(&ctx, v);
   if (text.find_first_of("\r\n") != std::string::npos) fail("more than one line", text);
@@ -128,8 +132,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   LogRecord rec;
   if (colon == std::string::npos || !parse_log_record_text(text.substr(colon + 2), rec))
     fail("text line does not parse", text);
-  const bool shows_reply = !v.reply.empty() && (reply_class_for(v.action) != 0 ||
-                                                reply_class_for(v.would) != 0);
+  const bool shows_reply =
+      !v.reply.empty() && (reply_class_for(v.action) != 0 || reply_class_for(v.would) != 0);
   expect(rec, LogField::kAction, true, to_string(v.action), text);
   expect(rec, LogField::kWould, v.would != Action::kContinue, to_string(v.would), text);
   expect(rec, LogField::kRule, true, rule_name, text);

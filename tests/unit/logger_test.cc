@@ -111,8 +111,9 @@ TEST(LogFields, SenderCannotEndItsFieldOrAddOne) {
   v.would = Action::kReject;
   v.rule = "sender_address";
   const std::string line = format_verdict_text(&ctx, v);
-  EXPECT_THAT(line, HasSubstr(" from=<\\\"x\\x3e\\x20action=reject\\x20rule=mime_filename"
-                              "\\x20client=victim.example[198.51.100.7]\\x20z=\\\"@evil.example> "));
+  EXPECT_THAT(line,
+              HasSubstr(" from=<\\\"x\\x3e\\x20action=reject\\x20rule=mime_filename"
+                        "\\x20client=victim.example[198.51.100.7]\\x20z=\\\"@evil.example> "));
   EXPECT_EQ(line.find(" action=reject"), std::string::npos) << line;
   LogRecord rec;
   ASSERT_TRUE(parse_log_record_text(line.substr(line.find(": ") + 2), rec)) << line;

@@ -414,16 +414,18 @@ bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
       ok = parse_our_json(text, ev, ev.record);
     } else {
       std::size_t q = text.find(": ");
-      ok = q != std::string_view::npos && parse_our_text(text.substr(0, q), text.substr(q + 2), ev, ev.record);
+      ok = q != std::string_view::npos &&
+           parse_our_text(text.substr(0, q), text.substr(q + 2), ev, ev.record);
     }
     if (!ok) {
       ev.clear();
       ev.time = t;
       ev.timed = true;
       const std::size_t q = text.find(": ");
-      ev.unreadable = (!text.empty() && text[0] == '{')
-                          ? text.find("\"action\":") != std::string_view::npos
-                          : q != std::string_view::npos && starts_with(text.substr(q + 2), "action=");
+      ev.unreadable =
+          (!text.empty() && text[0] == '{')
+              ? text.find("\"action\":") != std::string_view::npos
+              : q != std::string_view::npos && starts_with(text.substr(q + 2), "action=");
       return false;
     }
     ev.time = t;

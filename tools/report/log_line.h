@@ -63,12 +63,12 @@ struct LogEvent {
                             // ours: reject tempfail disconnect quarantine discard tag log
   std::string client_name;  // "unknown" when not known
   std::string client_addr;
-  std::string from;      // envelope sender without <> (its last kMaxValue octets)
-  std::string reply;     // "550 5.6.0 Header line too long" (as logged)
-  std::string rule;      // ours only
-  std::string program;   // "postfix/smtpd", "esmtp-inspect-milter", ...
-  int code = 0;          // 3-digit SMTP code, 0 when the line has none
-  std::string enhanced;  // "5.6.0", empty when none
+  std::string from;         // envelope sender without <> (its last kMaxValue octets)
+  std::string reply;        // "550 5.6.0 Header line too long" (as logged)
+  std::string rule;         // ours only
+  std::string program;      // "postfix/smtpd", "esmtp-inspect-milter", ...
+  int code = 0;             // 3-digit SMTP code, 0 when the line has none
+  std::string enhanced;     // "5.6.0", empty when none
   bool unreadable = false;  // a verdict line of ours that does not parse (kNone)
   LogRecord record;         // scratch: our line's fields (log_fields.h)
   void clear();
