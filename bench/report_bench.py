@@ -17,11 +17,19 @@ generator wrote and shows how many rejections pflogsumm misses.
   bench/report_bench.py                 # 1 GB
   bench/report_bench.py --size 200M     # smaller
   ESMTP_BUILD_DIR=build-report bench/report_bench.py --keep
+  bench/report_bench.py --huge-replies  # memory bound: 20,000 rejections with 65 KB replies
+
+--huge-replies checks the memory bound (esmtp-inspect(1), report): 20,000
+unpaired rejection lines (10,000 of Postfix's, 10,000 of ours) whose reply
+texts are 65,000 octets each (1.3 GB), as a plain file and as a gzip file
+of a few MB. All 20,000 wait in the pairing window at once; stored strings
+are cut, so peak RSS must stay below 256 MiB (it was 1.29 GB before).
 
 Needs pflogsumm (tools/install-deps.sh all). Traffic: none (files only).
 """
 
 import argparse
+import gzip
 import json
 import os
 import random
@@ -182,6 +190,46 @@ class Generator:
         return written
 
 
+def write_huge_replies(path, n=20000, reply=65000):
+    """n unpaired rejections with `reply`-octet reply texts; returns octets."""
+    text = "Message rejected " + "x" * (reply - 17)
+    written = 0
+    with open(path, "w", buffering=1 << 22) as f:
+        for i in range(n):
+            ts = f"Nov 21 {i // 3600 % 24:02d}:{i // 60 % 60:02d}:{i % 60:02d}"
+            ip = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"
+            if i % 2:
+                line = (f"{ts} mx postfix/smtpd[100]: NOQUEUE: reject: RCPT from c{i}.example[{ip}]: "
+                        f"554 5.7.1 {text}; from=<s{i}@example.org> to=<r@ours.example> proto=ESMTP "
+                        f"helo=<c{i}.example>\n")
+            else:
+                line = (f"{ts} mx esmtp-inspect-milter[812]: Q{i:X}: action=reject rule=header_line_length "
+                        f"actual=1200 limit=998 where=header:Subject client=c{i}.example[{ip}] "
+                        f'helo=c{i}.example from=<s{i}@example.org> reply="550 5.6.0 {text}" '
+                        f"profile=default\n")
+            f.write(line)
+            written += len(line)
+    return written
+
+
+def huge_replies(cli, work, limit_mib=256):
+    log = work / "huge.log"
+    size = write_huge_replies(log)
+    gz = work / "huge.log.gz"
+    with open(log, "rb") as src, gzip.open(gz, "wb", compresslevel=6) as dst:
+        shutil.copyfileobj(src, dst, 1 << 22)
+    ok = True
+    for name, path in (("plain", log), ("gzip", gz)):
+        secs, cpu, rss = run_measured([str(cli), "report", "--json", str(path)], work / "huge.json")
+        ours = json.loads((work / "huge.json").read_text())
+        good = ours["rejected"] == 20000 and rss / 1024 < limit_mib
+        ok = ok and good
+        print(f"huge replies ({name}, {path.stat().st_size / 1e6:.1f} MB on disk, {size / 1e6:.0f} MB of "
+              f"lines): {secs:6.2f} s  peak RSS {rss / 1024:6.1f} MiB (limit {limit_mib} MiB: "
+              f"{'ok' if good else 'OVER'})  rejected={ours['rejected']} (expected 20000)")
+    return ok
+
+
 def run_measured(argv, stdout_path):
     """Runs argv under /usr/bin/time (a small parent, so the peak RSS is the
     program's own, not a forked copy of this Python). Returns (wall seconds,
@@ -201,11 +249,21 @@ def main():
     ap.add_argument("--size", type=parse_size, default=parse_size("1G"), help="log size (default 1G)")
     ap.add_argument("--keep", action="store_true", help="keep the generated log")
     ap.add_argument("--no-pflogsumm", action="store_true", help="skip pflogsumm")
+    ap.add_argument("--huge-replies", action="store_true",
+                    help="only the memory bound: 20,000 rejections with 65 KB replies, plain and gzip")
     args = ap.parse_args()
 
     cli = BUILD / "bin" / "esmtp-inspect"
     if not cli.exists():
         sys.exit(f"report_bench: {cli} not built (set ESMTP_BUILD_DIR)")
+    if args.huge_replies:
+        work = Path(tempfile.mkdtemp(prefix="report-bench-", dir="/tmp"))
+        try:
+            if not huge_replies(cli, work):
+                sys.exit("report_bench: report over the huge-reply log used too much memory")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     pflogsumm = shutil.which("pflogsumm")
     if not pflogsumm and not args.no_pflogsumm:
         sys.exit("report_bench: pflogsumm not installed (tools/install-deps.sh all, or --no-pflogsumm)")

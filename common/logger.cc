@@ -4,55 +4,15 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "common/mime_params.h"
+#include "common/log_fields.h"
 #include "common/verdict_json.h"
 
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <ctime>
 
 namespace esmtp {
 namespace {
-
-bool plain(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s)
-    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
-  return true;
-}
-
-// Escapes without adding quotes; used inside from=<...> and quoted values.
-// Valid UTF-8 is kept (filenames in any language stay readable, as Postfix
-// logs SMTPUTF8 addresses); control characters and invalid octets become \xHH.
-void escape_into(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const std::size_t n = (c & 0xe0) == 0xc0   ? 2
-                            : (c & 0xf0) == 0xe0 ? 3
-                            : (c & 0xf8) == 0xf0 ? 4
-                                                 : 0;
-      if (n && i + n <= s.size() && is_valid_utf8(s.substr(i, n))) {
-        out.append(s.substr(i, n));
-        i += n;
-        continue;
-      }
-    }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    } else {
-      out += static_cast<char>(c);
-    }
-    ++i;
-  }
-}
 
 int syslog_priority(LogLevel l) {
   switch (l) {
@@ -81,11 +41,6 @@ int facility_code(std::string_view f) {
 std::string_view level_word(LogLevel l) {
   constexpr std::string_view kWords[] = {"debug", "info", "notice", "warning", "error"};
   return kWords[static_cast<int>(l)];
-}
-
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && end == s.data() + s.size();
 }
 
 // A reply only shows when the client is, or in monitor mode would be, sent one.
@@ -156,78 +111,44 @@ class StreamSink : public LogSink {
 }  // namespace
 
 std::string quote_value(std::string_view s) {
-  if (plain(s)) return std::string(s);
-  std::string out = "\"";
-  escape_into(out, s);
-  out += '"';
-  return out;
+  return quote_token(s);
 }
 
+namespace {
+
+// The fields of one verdict line, for both formats (log_fields.h).
+LogRecord make_record(const LogContext* ctx, const Verdict& v) {
+  LogRecord r;
+  if (ctx) r.queue_id = ctx->queue_id.empty() ? std::string_view("NOQUEUE") : ctx->queue_id;
+  r.set(LogField::kAction, to_string(v.action));
+  if (v.would != Action::kContinue) r.set(LogField::kWould, to_string(v.would));
+  r.set(LogField::kRule, v.rule);
+  if (!v.actual.empty()) r.set(LogField::kActual, v.actual);
+  if (!v.limit.empty()) r.set(LogField::kLimit, v.limit);
+  if (!v.where.empty()) r.set(LogField::kWhere, v.where);
+  if (!v.detail.empty()) r.set(LogField::kDetail, v.detail);
+  r.numeric = v.numeric;
+  if (ctx) {
+    r.set(LogField::kClient,
+          ctx->client_name.empty() ? std::string_view("unknown") : ctx->client_name);
+    r.client_addr = ctx->client_addr.empty() ? std::string_view("unknown") : ctx->client_addr;
+    if (!ctx->helo.empty()) r.set(LogField::kHelo, ctx->helo);
+    if (ctx->have_from) r.set(LogField::kFrom, ctx->from);
+  }
+  if (!v.recipient.empty()) r.set(LogField::kTo, v.recipient);
+  if (shows_reply(v)) r.set(LogField::kReply, v.reply.str());
+  r.set(LogField::kProfile, v.profile);
+  return r;
+}
+
+}  // namespace
+
 std::string format_verdict_text(const LogContext* ctx, const Verdict& v) {
-  std::string out;
-  out.reserve(256);
-  if (ctx) {
-    out += ctx->queue_id.empty() ? std::string_view("NOQUEUE") : ctx->queue_id;
-    out += ": ";
-  }
-  out += "action=";
-  out += to_string(v.action);
-  if (v.would != Action::kContinue) {
-    out += " would=";
-    out += to_string(v.would);
-  }
-  out += " rule=";
-  out += v.rule;
-  if (!v.actual.empty()) out += " actual=" + quote_value(v.actual);
-  if (!v.limit.empty()) out += " limit=" + quote_value(v.limit);
-  if (!v.where.empty()) out += " where=" + quote_value(v.where);
-  if (!v.detail.empty()) out += " detail=" + quote_value(v.detail);
-  if (ctx) {
-    out += " client=";
-    escape_into(out, ctx->client_name.empty() ? std::string_view("unknown") : ctx->client_name);
-    out += '[';
-    escape_into(out, ctx->client_addr.empty() ? std::string_view("unknown") : ctx->client_addr);
-    out += ']';
-    if (!ctx->helo.empty()) out += " helo=" + quote_value(ctx->helo);
-    if (ctx->have_from) {
-      out += " from=<";
-      escape_into(out, ctx->from);
-      out += '>';
-    }
-  }
-  if (!v.recipient.empty()) {
-    out += " to=<";
-    escape_into(out, v.recipient);
-    out += '>';
-  }
-  if (shows_reply(v)) {
-    out += " reply=\"";
-    escape_into(out, v.reply.str());
-    out += '"';
-  }
-  out += " profile=" + quote_value(v.profile);
-  return out;
+  return log_record_text(make_record(ctx, v));
 }
 
 nlohmann::ordered_json verdict_to_json(const Verdict& v) {
-  nlohmann::ordered_json j;
-  j["action"] = to_string(v.action);
-  if (v.would != Action::kContinue) j["would"] = to_string(v.would);
-  j["rule"] = v.rule;
-  std::uint64_t actual = 0, limit = 0;
-  if (v.numeric && parse_u64(v.actual, actual) && parse_u64(v.limit, limit)) {
-    j["actual"] = actual;
-    j["limit"] = limit;
-  } else {
-    j["actual"] = v.actual;
-    j["limit"] = v.limit;
-  }
-  j["where"] = v.where;
-  if (!v.detail.empty()) j["detail"] = v.detail;
-  if (!v.recipient.empty()) j["to"] = v.recipient;
-  j["reply"] = shows_reply(v) ? nlohmann::ordered_json(v.reply.str()) : nlohmann::ordered_json();
-  j["profile"] = v.profile;
-  return j;
+  return nlohmann::ordered_json::parse(log_record_json(make_record(nullptr, v)));
 }
 
 std::string json_line(const nlohmann::ordered_json& j) {
@@ -236,17 +157,7 @@ std::string json_line(const nlohmann::ordered_json& j) {
 }
 
 std::string format_verdict_json(const LogContext* ctx, const Verdict& v) {
-  nlohmann::ordered_json j;
-  if (ctx) j["queue_id"] = ctx->queue_id.empty() ? "NOQUEUE" : std::string(ctx->queue_id);
-  const nlohmann::ordered_json fields = verdict_to_json(v);
-  for (auto it = fields.begin(); it != fields.end(); ++it) j[it.key()] = *it;
-  if (ctx) {
-    j["client"] = ctx->client_name.empty() ? "unknown" : std::string(ctx->client_name);
-    j["client_address"] = ctx->client_addr.empty() ? "unknown" : std::string(ctx->client_addr);
-    if (!ctx->helo.empty()) j["helo"] = ctx->helo;
-    if (ctx->have_from) j["from"] = ctx->from;
-  }
-  return json_line(j);
+  return log_record_json(make_record(ctx, v));
 }
 
 void CaptureSink::write(LogLevel, std::string_view line) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config_loader.h"
+#include "common/log_fields.h"
 #include "common/logger.h"
 #include "common/rules.h"
 #include "common/verdict.h"
@@ -46,55 +47,30 @@ constexpr std::array<ActionDoc, 8> kActionDocs{{
     {Action::kOff, "The rule or check is disabled."},
 }};
 
-// The fields of a verdict line. text_key is the key of the text format ("" for
-// the queue ID, which comes first without one); json_keys are the JSON
-// object's keys for the same information. check_log_fields() compares both
-// with what the logger writes.
+// The fields of a verdict line: the queue ID, then the rows of the one field
+// table the logger and `report` use (common/log_fields.h). text_key is the
+// key of the text format ("" for the queue ID, which comes first without
+// one); json_keys are the JSON object's keys for the same information.
+// check_log_fields() compares both with what the logger writes.
 struct LogFieldDoc {
   std::string_view text_form;
   std::string_view text_key;
-  std::string_view json_keys;  // space-separated
+  std::string json_keys;  // space-separated
   std::string_view text;
 };
 
-constexpr std::array<LogFieldDoc, 14> kLogFieldDocs{{
-    {"QUEUEID:", "", "queue_id",
-     "The MTA's queue ID, or NOQUEUE while the message has none. It comes first, as in "
-     "Postfix's own lines, so that grep QUEUEID finds both."},
-    {"action=ACTION", "action", "action",
-     "The action taken: one of the ACTIONS below. In monitor mode always log."},
-    {"would=ACTION", "would", "would",
-     "Monitor mode only: the action the rule would have taken in enforce mode."},
-    {"rule=NAME", "rule", "rule", "The rule or identity check that decided."},
-    {"actual=VALUE", "actual", "actual",
-     "What was measured: a number (octets, a count), the result of an identity check (fail, "
-     "none, temperror), the character found (0x7c) or the matched name. JSON writes numbers "
-     "as numbers."},
-    {"limit=VALUE", "limit", "limit",
-     "What it was compared with: the configured maximum, the pattern that matched, or pass "
-     "for identity checks."},
-    {"where=PLACE", "where", "where",
-     "Where it was measured: helo, mail, mail:SIZE (the SIZE= parameter), rcpt, "
-     "header:NAME, body:LINE (1-based body line), mime:PART (root, 1, 1.2, ... as IMAP "
-     "numbers parts), or the policy request's protocol state (rcpt, data, "
-     "end-of-message)."},
-    {"detail=TEXT", "detail", "detail",
-     "Context, when there is some: the attachment's filename (undecodable filename=... when "
-     "it could not be decoded), the MIME limit crossed, or the DNS facts behind an identity "
-     "check."},
-    {"client=NAME[ADDRESS]", "client", "client client_address",
-     "The SMTP client, as Postfix writes it; unknown when the name or address is not known. "
-     "JSON has the name in client and the address in client_address."},
-    {"helo=NAME", "helo", "helo", "The HELO/EHLO name, once the client has sent one."},
-    {"from=<ADDRESS>", "from", "from",
-     "The envelope sender, once the client has sent MAIL (<> for the null sender)."},
-    {"to=<ADDRESS>", "to", "to", "The recipient a RCPT-stage verdict is about."},
-    {"reply=\"TEXT\"", "reply", "reply",
-     "The SMTP reply the client is sent, or in monitor mode would be sent: only for actions "
-     "that send one (reject, tempfail, disconnect). JSON writes null otherwise."},
-    {"profile=NAME", "profile", "profile",
-     "The profile whose settings decided: default for the top level."},
-}};
+std::vector<LogFieldDoc> log_field_docs() {
+  std::vector<LogFieldDoc> docs{
+      {"QUEUEID:", "", "queue_id",
+       "The MTA's queue ID, or NOQUEUE while the message has none. It comes first, as in "
+       "Postfix's own lines, so that grep QUEUEID finds both."}};
+  for (const auto& f : kLogFields) {
+    std::string json(f.key);
+    if (f.form == FieldForm::kClient) json += " " + std::string(kJsonClientAddress);
+    docs.push_back({f.shape, f.key, json, f.doc});
+  }
+  return docs;
+}
 
 std::string bold(std::string_view s) {
   return "\\fB" + roff_escape(s) + "\\fR";
@@ -309,7 +285,7 @@ std::pair<std::set<std::string>, std::set<std::string>> logged_keys() {
 bool check_log_fields(std::string* error) {
   auto [text, json] = logged_keys();
   std::set<std::string> doc_text, doc_json;
-  for (const auto& f : kLogFieldDocs) {
+  for (const auto& f : log_field_docs()) {
     if (!f.text_key.empty()) doc_text.insert(std::string(f.text_key));
     std::string_view keys = f.json_keys;
     for (std::size_t sp; !keys.empty();
@@ -341,7 +317,7 @@ bool check_log_fields(std::string* error) {
 
 std::string log_fields_roff() {
   std::string out;
-  for (const auto& f : kLogFieldDocs) {
+  for (const auto& f : log_field_docs()) {
     std::string json;
     std::string_view keys = f.json_keys;
     for (std::size_t sp; !keys.empty();

@@ -465,6 +465,46 @@ rules: {recipient_count: {max: 0x10}, header_line_length: false}
 }
 
 
+def log_record(c0, c1, *values):
+    """A log_roundtrip_fuzz input: 2 octets of choices, then [n][n octets] values
+    (client name, address, HELO, sender, actual, limit, where, detail,
+    recipient, reply text, profile, rule)."""
+    out = bytes([c0, c1])
+    for v in values:
+        v = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v
+        out += bytes([len(v)]) + v
+    return out
+
+
+INJECTED = '"x> action=reject rule=mime_filename client=victim.example[198.51.100.7] z="@evil.example'
+LOG_RECORDS = {
+    # action, would, queue ID, from, numeric, reply code: see log_roundtrip_fuzz.cc.
+    "spec_example": log_record(6, 0x53, "mx.example.org", "203.0.113.5", "mx.example.org",
+                               "a@example.org", "1204", "998", "header:Subject", "", "",
+                               "Header line too long", "default", "header_line_length"),
+    "injected_sender": log_record(0x61, 0x40, "mx.example.org", "203.0.113.5", "mx.example.org",
+                                  INJECTED, "x", "*@evil.example", "mail", "", "", "", "default",
+                                  "sender_address"),
+    "hostile_everywhere": log_record(7, 0x03, "a b[c]=d", "1.2.3.4] x=[y", 'h e=l"o\\',
+                                     "a>b <c\r\nd", "act=1", "007", "header:X y=z",
+                                     'file "name".exe\x01', 'r> reply="550 x"', 'no" rule=z',
+                                     "", "r u=le"),
+    "utf8_and_invalid": log_record(3, 0x60, "\u00fc.example", b"\xff\xfe", "", "",
+                                   "R\u00e9chnung.pdf", b"\xc3(", "mime:1.2", b"\xe2\x82",
+                                   "", "", "p", "mime_filename"),
+    "noqueue_tempfail": log_record(5, 0x27, "unknown", "", "", "", "4", "3", "rcpt", "",
+                                   "r@x.example", "Too many recipients", "default",
+                                   "recipient_count"),
+    # Raw lines: what versions before the field table wrote for the injected sender.
+    "raw_forged_text": ("NOQUEUE: action=log rule=sender_address where=mail "
+                        "client=mx.example.org[203.0.113.5] from=<x> action=reject "
+                        "rule=mime_filename client=victim.example[198.51.100.7] z=@evil.example> "
+                        "profile=default"),
+    "raw_json_repeated_key": '{"queue_id":"NOQUEUE","action":"log","rule":"a","action":"reject"}',
+}
+
+
+
 def main():
     # Seeds added later have their own prefix, so that the others keep theirs.
     later = {"rfc822_encoded.eml": b"\x10\x05\x30\x02"}
@@ -480,6 +520,8 @@ def main():
         write("policy_protocol_fuzz", name, data)
     for name, text in CONFIGS.items():
         write("config_loader_fuzz", name, text)
+    for name, data in LOG_RECORDS.items():
+        write("log_roundtrip_fuzz", name, data)
     if len(sys.argv) > 1:
         out = subprocess.run([sys.argv[1], "default-config"], check=True, capture_output=True).stdout
         write("config_loader_fuzz", "default_config.yaml", out)

@@ -2,7 +2,7 @@
 # run.sh TARGET SECONDS [LIBFUZZER FLAGS...]
 #
 # Fuzzes TARGET (mime_scanner_fuzz, mime_params_fuzz, config_loader_fuzz,
-# policy_protocol_fuzz) for SECONDS from the libFuzzer build (default
+# policy_protocol_fuzz, dns_message_fuzz, log_roundtrip_fuzz) for SECONDS from the libFuzzer build (default
 # build-fuzz/, see README.md), with its committed seeds and dictionary. New
 # inputs, crash artifacts and the log go to tests/fuzz/findings/TARGET/
 # (git-ignored; ESMTP_FUZZ_WORK overrides); the committed corpus is only read.
@@ -28,6 +28,7 @@ case $target in
   config_loader_fuzz) max_len=16384 ;;
   policy_protocol_fuzz) max_len=300000 ;;
   dns_message_fuzz) max_len=4096 ;;
+  log_roundtrip_fuzz) max_len=4096 ;;
   *) echo "$0: unknown target $target" >&2; exit 2 ;;
 esac
 if [[ ! -x $bin ]]; then

@@ -263,5 +263,85 @@ class ReportJsonLogs(unittest.TestCase):
                          {"header_line_length": 1, "sender_address_length": 1})
         self.assertEqual(j["dedup"]["logged_by_both"], 2)
 
+# The security finding's sender: through Postfix and the policy service its
+# quoted local part reached our text log unescaped and added fields.
+INJECTED = '"x> action=reject rule=mime_filename client=victim.example[198.51.100.7] z="@evil.example'
+# A real rejection whose sender tried to turn it into a monitor verdict.
+SNEAKY = '"y> action=log rule=sender_address z="@example.org'
+
+
+class ReportLogInjection(unittest.TestCase):
+    """Senders that try to forge what `report` counts, through real Postfix,
+    esmtp-inspect-policyd (check_policy_service at RCPT and END-OF-DATA) and
+    esmtp-inspect-milter, with our logs in text and in JSON: the report counts
+    exactly the real rejections, the same in both formats."""
+
+    results = {}
+
+    def run_traffic(self, fmt):
+        env = harness.Env(f"report-inject-{fmt}")
+        self.addCleanup(env.close)
+        unbound = dns.Unbound(env)
+        sink = harness.Sink(env)
+        milter = harness.Milter(env)
+        policyd = harness.Policyd(
+            env, f"dns: {{ servers: {unbound.servers}, timeout: 1s, tries: 2 }}\n" +
+            "identity:\n  self: { names: [mx.test.example], addresses: [198.51.100.30] }\n" +
+            'rules:\n  sender_address: { patterns: ["*@evil.example"], action: log }\n')
+        for d in (milter, policyd):
+            old = f'log: {{ to: "file:{d.log_path}" }}'
+            d.config_path.write_text(d.config_path.read_text().replace(
+                old, f'log: {{ to: "file:{d.log_path}", format: {fmt} }}'))
+            d.start()
+        check = f"check_policy_service {policyd.postfix_spec}"
+        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec],
+                                  extra={"smtpd_recipient_restrictions": check,
+                                         "smtpd_end_of_data_restrictions": check})
+        for _ in range(2):
+            r = harness.swaks(postfix.port, sender=INJECTED, client=CLIENT, helo=CLIENT[1])
+            self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.transcript)
+        r = harness.swaks(postfix.port, sender=SNEAKY, client=CLIENT, helo=CLIENT[1],
+                          headers=["Subject: " + "x" * 1200])
+        self.assertTrue(r.has("550 5.6.0 Header line too long"), r.replies)
+        key = '"rule":' if fmt == "json" else " rule="
+        harness.wait_until(lambda: (milter.log() + policyd.log()).count(key) >= 3,
+                           what="3 verdict lines of ours")
+        harness.wait_until(lambda: sink.count() >= 2, what="2 deliveries")
+        postfix.wait_log(r"milter-reject: END-OF-MESSAGE ")
+        logs = [postfix.maillog, milter.log_path, policyd.log_path]
+        p = subprocess.run([CLI, "report", "--json", *map(str, logs)], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        j = json.loads(p.stdout)
+        rc, text, err = report(*logs)
+        self.assertEqual(rc, 0, err)
+        return j, text, policyd.log()
+
+    def check(self, fmt):
+        j, text, policyd_log = self.run_traffic(fmt)
+        # 2 delivered messages with a log verdict each, 1 real rejection.
+        self.assertEqual(j["rejected"], 1)
+        self.assertEqual(table(j, "by_rule", "rule"), {"header_line_length": 1})
+        self.assertEqual(table(j, "by_client", "client"), {"mx.example.org[203.0.113.5]": 1})
+        self.assertEqual(j["dedup"], {"logged_by_both": 1, "esmtp_inspect_only": 0,
+                                      "postfix_only": 0})
+        self.assertEqual(j["totals"]["logged_only"], 2)
+        self.assertEqual(table(j, "monitor_only", "rule"), {"sender_address": 2})
+        self.assertEqual(j["totals"]["esmtp_inspect_lines"], 3)
+        self.assertEqual(j["totals"]["unreadable_esmtp_inspect_lines"], 0)
+        self.assertGreaterEqual(j["totals"]["delivered"], 2)
+        self.assertRegex(text, r"\n +1  rejected \(1 permanent, 0 temporary\)\n")
+        self.assertRegex(text, r"\n +2  esmtp-inspect log/monitor verdicts \(not rejected\)\n")
+        self.assertNotIn("victim.example", text)
+        self.assertNotIn("mime_filename", text)
+        if fmt == "text":
+            # What the sender sent is in our line, escaped, as one field.
+            self.assertRegex(policyd_log, r"action=log rule=sender_address .*from=<[^ >]*"
+                             r"\\x20action=reject\\x20rule=mime_filename[^ >]*@evil\.example> ")
+        return {k: j[k] for k in ("rejected", "by_rule", "by_client", "dedup", "monitor_only")}
+
+    def test_text_and_json_logs_count_only_real_rejections(self):
+        self.assertEqual(self.check("text"), self.check("json"))
+
 if __name__ == "__main__":
     unittest.main()

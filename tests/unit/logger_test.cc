@@ -1,5 +1,8 @@
 #include "common/logger.h"
 
+#include "common/log_fields.h"
+#include "common/mime_params.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -93,6 +96,120 @@ TEST(Logger, QuoteValue) {
   EXPECT_EQ(quote_value("q\"b\\"), "\"q\\\"b\\\\\"");
   EXPECT_EQ(quote_value(std::string("nul\0", 4)), "\"nul\\x00\"");
   EXPECT_EQ(quote_value(""), "\"\"");
+}
+
+// The sender of the security finding: through Postfix it reaches us as
+// x> action=reject ... z=@evil.example (quotes removed).
+constexpr std::string_view kInjected =
+    "\"x> action=reject rule=mime_filename client=victim.example[198.51.100.7] z=\"@evil.example";
+
+TEST(LogFields, SenderCannotEndItsFieldOrAddOne) {
+  LogContext ctx = context();
+  ctx.from = kInjected;
+  Verdict v = sample();
+  v.action = Action::kLog;
+  v.would = Action::kReject;
+  v.rule = "sender_address";
+  const std::string line = format_verdict_text(&ctx, v);
+  EXPECT_THAT(line,
+              HasSubstr(" from=<\\\"x\\x3e\\x20action=reject\\x20rule=mime_filename"
+                        "\\x20client=victim.example[198.51.100.7]\\x20z=\\\"@evil.example> "));
+  EXPECT_EQ(line.find(" action=reject"), std::string::npos) << line;
+  LogRecord rec;
+  ASSERT_TRUE(parse_log_record_text(line.substr(line.find(": ") + 2), rec)) << line;
+  EXPECT_EQ(rec.get(LogField::kAction), "log");
+  EXPECT_EQ(rec.get(LogField::kRule), "sender_address");
+  EXPECT_EQ(rec.get(LogField::kClient), "mx.example.org");
+  EXPECT_EQ(rec.client_addr, "203.0.113.5");
+  EXPECT_EQ(rec.get(LogField::kFrom), kInjected);
+}
+
+TEST(LogFields, EveryNetworkValueIsEscaped) {
+  LogContext ctx{"4F2A1B3C7D", "a b[c]=d", "1.2.3.4] x=[y", "h e=l\"o\\", "a>b <c\r\nd", true};
+  Verdict v = sample();
+  v.where = "header:X y=z";
+  v.detail = "file \"name\".exe\x01";
+  v.recipient = "r> reply=\"550 x\"";
+  v.actual = "act=1";
+  v.numeric = false;
+  const std::string line = format_verdict_text(&ctx, v);
+  EXPECT_EQ(line,
+            "4F2A1B3C7D: action=reject rule=header_line_length actual=act=1 limit=998 "
+            "where=\"header:X y=z\" detail=\"file \\\"name\\\".exe\\x01\" "
+            "client=a\\x20b\\x5bc\\x5d=d[1.2.3.4\\x5d\\x20x=\\x5by] helo=\"h e=l\\\"o\\\\\" "
+            "from=<a\\x3eb\\x20\\x3cc\\x0d\\x0ad> to=<r\\x3e\\x20reply=\\\"550\\x20x\\\"> "
+            "reply=\"550 5.6.0 Header line too long\" profile=default");
+}
+
+TEST(LogFields, TextAndJsonRoundTripGiveTheSameFields) {
+  const std::string hostile[] = {"",
+                                 "plain",
+                                 "two words",
+                                 "x\" rule=fake \"",
+                                 "a> action=reject b=<",
+                                 "back\\slash\\",
+                                 "\\x41 not an escape",
+                                 std::string("nul\0byte", 8),
+                                 "tab\tcr\rlf\n",
+                                 "[1.2.3.4]",
+                                 "utf8 \xc3\xbc",
+                                 "=",
+                                 "\""};
+  for (const auto& a : hostile) {
+    for (const auto& b : hostile) {
+      LogContext ctx{"ABC123", a, b, a, b, true};
+      Verdict v = sample();
+      v.detail = a;
+      v.recipient = b;
+      v.where = b.empty() ? "mail" : b;
+      const std::string line = format_verdict_text(&ctx, v);
+      LogRecord rec;
+      const std::size_t colon = line.find(": ");
+      ASSERT_TRUE(parse_log_record_text(line.substr(colon + 2), rec)) << line;
+      EXPECT_EQ(rec.get(LogField::kAction), "reject");
+      EXPECT_EQ(rec.get(LogField::kRule), "header_line_length");
+      EXPECT_EQ(rec.get(LogField::kClient), a.empty() ? "unknown" : a) << line;
+      EXPECT_EQ(rec.client_addr, b.empty() ? "unknown" : b) << line;
+      EXPECT_EQ(rec.get(LogField::kHelo), a) << line;
+      EXPECT_EQ(rec.get(LogField::kFrom), b) << line;
+      EXPECT_EQ(rec.get(LogField::kDetail), a) << line;
+      EXPECT_EQ(rec.get(LogField::kTo), b) << line;
+      EXPECT_EQ(rec.get(LogField::kReply), "550 5.6.0 Header line too long");
+      EXPECT_EQ(rec.get(LogField::kProfile), "default");
+      // Only valid UTF-8 survives JSON unchanged; the rest is replaced there.
+      if (!is_valid_utf8(a) || !is_valid_utf8(b)) continue;
+      LogRecord jrec;
+      const std::string json = format_verdict_json(&ctx, v);
+      ASSERT_TRUE(parse_log_record_json(json, jrec)) << json;
+      for (const auto& f : kLogFields)
+        EXPECT_EQ(jrec.get(f.id), rec.get(f.id)) << f.key << " " << json;
+      EXPECT_EQ(jrec.client_addr, rec.client_addr);
+    }
+  }
+}
+
+TEST(LogFields, RepeatedUnknownOrMisplacedKeysMakeTheLineUnreadable) {
+  LogRecord rec;
+  EXPECT_TRUE(parse_log_record_text("action=reject rule=a profile=default", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a rule=b", rec));
+  EXPECT_FALSE(parse_log_record_text("action=log rule=a action=reject", rec));
+  EXPECT_FALSE(parse_log_record_text("rule=a action=reject", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a z=1", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a from=<x> action=reject", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a reply=\"550 x", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a reply=\"550\"x", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a from=<x\\q>", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a ", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject  rule=a", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject rule=a client=noaddr", rec));
+  EXPECT_FALSE(parse_log_record_text("action=reject", rec));
+  EXPECT_FALSE(parse_log_record_json(R"({"action":"log","rule":"a","action":"reject"})", rec));
+  EXPECT_FALSE(parse_log_record_json(R"({"action":"reject","rule":"a","x":1})", rec));
+  EXPECT_FALSE(parse_log_record_json(R"({"action":"reject","rule":["a"]})", rec));
+  EXPECT_TRUE(parse_log_record_json(R"({"action":"reject","rule":"a","reply":null})", rec));
+  // Unescaped blanks that versions before the table wrote inside <...> still read.
+  EXPECT_TRUE(parse_log_record_text("action=reject rule=a from=<a b@c.example> profile=p", rec));
+  EXPECT_EQ(rec.get(LogField::kFrom), "a b@c.example");
 }
 
 TEST(Logger, LevelFilterAndDiscardIsAWarning) {

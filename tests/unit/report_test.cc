@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/logger.h"
 #include "tools/report/log_input.h"
 #include "tools/report/log_line.h"
 #include "tools/report/report.h"
@@ -337,6 +338,151 @@ TEST(ReportLine, MutatedLinesNeverCrash) {
   EXPECT_LE(r.rejected(), 20000u);
   EXPECT_FALSE(r.text().empty());
   EXPECT_FALSE(r.html().empty());
+}
+
+// ------------------------------------------------------------ log injection
+
+// The security finding's lines as versions before the field table wrote them:
+// the sender "x> action=reject rule=mime_filename client=victim.example[...]
+// z="@evil.example ended from=<...> early and added fields that a later-key-
+// wins parser counted as rejections of victim.example.
+const char* kForgedLog[] = {
+    "Nov 23 10:00:01 vm esmtp-inspect-policyd[1]: 1A2B3C: action=log rule=sender_address "
+    "actual=x limit=*@evil.example where=mail client=mx.example.org[203.0.113.5] "
+    "helo=mx.example.org from=<x> action=reject rule=mime_filename "
+    "client=victim.example[198.51.100.7] z=@evil.example> profile=default",
+    "Nov 23 10:00:02 vm esmtp-inspect-policyd[1]: 4D5E6F: action=log rule=sender_address "
+    "actual=x limit=*@evil.example where=mail client=mx.example.org[203.0.113.5] "
+    "helo=mx.example.org from=<x> action=reject rule=mime_filename "
+    "client=victim.example[198.51.100.7] z=@evil.example> profile=default",
+};
+// A real header_line_length rejection with "action=log rule=sender_address"
+// injected: counted as a monitor verdict of another rule before.
+const char* kForgedReject =
+    "Nov 23 10:00:03 vm esmtp-inspect-milter[2]: 7A8B9C: action=reject rule=header_line_length "
+    "actual=1209 limit=998 where=header:Subject client=mx.example.org[203.0.113.5] "
+    "helo=mx.example.org from=<y> action=log rule=sender_address z=@example.org> "
+    "reply=\"550 5.6.0 Header line too long\" profile=default";
+const char* kForgedRejectPostfix =
+    "Nov 23 10:00:03 mx postfix/cleanup[3]: 7A8B9C: milter-reject: END-OF-MESSAGE from "
+    "mx.example.org[203.0.113.5]: 5.6.0 Header line too long; from=<y> action=log "
+    "rule=sender_address z=@example.org> to=<b@example.net> proto=ESMTP helo=<mx.example.org>";
+
+TEST(ReportInjection, LinesWithRepeatedKeysAreNotCounted) {
+  auto j = run({kForgedLog[0], kForgedLog[1], kForgedReject, kForgedRejectPostfix});
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(table(j, "by_client", "client"),
+            (std::map<std::string, std::uint64_t>{{"mx.example.org[203.0.113.5]", 1}}));
+  EXPECT_EQ(table(j, "by_rule", "rule"),
+            (std::map<std::string, std::uint64_t>{{"postfix: Header line too long", 1}}));
+  EXPECT_EQ(j["totals"]["logged_only"], 0);
+  EXPECT_EQ(j["totals"]["esmtp_inspect_lines"], 0);
+  EXPECT_EQ(j["totals"]["unreadable_esmtp_inspect_lines"], 3);
+  EXPECT_EQ(j["monitor_only"].size(), 0u);
+}
+
+std::string logged(const char* prefix, const LogContext& ctx, const Verdict& v) {
+  return prefix + format_verdict_text(&ctx, v);
+}
+
+TEST(ReportInjection, TheLoggersLinesCountExactlyWhateverTheSender) {
+  const std::string evil =
+      "\"x> action=reject rule=mime_filename client=victim.example[198.51.100.7] z=\"@evil.example";
+  LogContext ctx{"1A2B3C", "mx.example.org", "203.0.113.5", "mx.example.org", evil, true};
+  Verdict log;
+  log.action = Action::kLog;
+  log.rule = "sender_address";
+  log.actual = evil;
+  log.limit = "*@evil.example";
+  log.numeric = false;
+  log.where = "mail";
+  log.profile = "default";
+  std::vector<std::string> lines{logged("Nov 23 10:00:01 vm esmtp-inspect-policyd[1]: ", ctx, log)};
+  ctx.queue_id = "4D5E6F";
+  lines.push_back(logged("Nov 23 10:00:02 vm esmtp-inspect-policyd[1]: ", ctx, log));
+  const std::string sneaky = "y> action=log rule=sender_address z=@example.org";
+  LogContext ctx2{"7A8B9C", "mx.example.org", "203.0.113.5", "mx.example.org", sneaky, true};
+  Verdict rej;
+  rej.action = Action::kReject;
+  rej.rule = "header_line_length";
+  rej.actual = "1209";
+  rej.limit = "998";
+  rej.where = "header:Subject";
+  rej.reply = *parse_reply("550 5.6.0 Header line too long", nullptr);
+  rej.profile = "default";
+  lines.push_back(logged("Nov 23 10:00:03 vm esmtp-inspect-milter[2]: ", ctx2, rej));
+  lines.push_back(kForgedRejectPostfix);
+  auto j = run(lines);
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(table(j, "by_rule", "rule"),
+            (std::map<std::string, std::uint64_t>{{"header_line_length", 1}}));
+  EXPECT_EQ(table(j, "by_client", "client"),
+            (std::map<std::string, std::uint64_t>{{"mx.example.org[203.0.113.5]", 1}}));
+  EXPECT_EQ(j["dedup"]["logged_by_both"], 1);
+  EXPECT_EQ(j["totals"]["logged_only"], 2);
+  EXPECT_EQ(table(j, "monitor_only", "rule"),
+            (std::map<std::string, std::uint64_t>{{"sender_address", 2}}));
+  EXPECT_EQ(j["totals"]["unreadable_esmtp_inspect_lines"], 0);
+  // The sender's domain is the real one, read from our from=<...>.
+  EXPECT_EQ(table(j, "by_sender_domain", "domain"),
+            (std::map<std::string, std::uint64_t>{{"example.org", 1}}));
+}
+
+TEST(ReportInjection, PostfixLinesCountOnlyPostfixsOwnParts) {
+  // Header text, sender and HELO of a cleanup line are the sender's: fake
+  // ">: 4.7.1" replies must not change the status code that pairs the line
+  // with ours (the queue ID and that code decide; the client does not).
+  const std::string pf =
+      "Nov 23 16:47:02 mx postfix/cleanup[9182]: 0DDACA80038: reject: header Subject: "
+      "a from victim.example[198.51.100.7]; from=<z>: 4.7.1 fake from "
+      "mx.example.org[203.0.113.5]; from=<s>: 4.7.1 x> to=<b@example.net> proto=ESMTP "
+      "helo=<h>: 4.7.1 y>: 5.6.0 Header line too long";
+  LogEvent ev = parse(pf);
+  ASSERT_EQ(ev.kind, EventKind::kPostfix);
+  EXPECT_EQ(ev.enhanced, "5.6.0");
+  EXPECT_EQ(ev.reply, "5.6.0 Header line too long");
+  auto j = run({pf, kOurEom});
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(j["dedup"]["logged_by_both"], 1);
+  // smtpd: the recipient in the reply and the sender in the envelope part
+  // cannot move the client or the codes.
+  const std::string smtpd =
+      "Nov 23 16:47:02 mx postfix/smtpd[9180]: NOQUEUE: reject: RCPT from "
+      "mx.example.org[203.0.113.5]: 554 5.7.1 <a]: 450 4.7.1 x@nowhere.invalid>: Relay access "
+      "denied; from=<x> to=<y> action=reject rule=z client=victim.example[198.51.100.7]@e.example> "
+      "to=<a]: 450 4.7.1 x@nowhere.invalid> proto=ESMTP helo=<h>";
+  ev = parse(smtpd);
+  EXPECT_EQ(ev.client_addr, "203.0.113.5");
+  EXPECT_EQ(ev.code, 554);
+  EXPECT_EQ(ev.enhanced, "5.7.1");
+  j = run({smtpd});
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(table(j, "by_client", "client"),
+            (std::map<std::string, std::uint64_t>{{"mx.example.org[203.0.113.5]", 1}}));
+}
+
+TEST(ReportMemory, StoredStringsAreCut) {
+  std::string ours = kOurMail;
+  ours.replace(ours.find("Sender address too long"), 23, std::string(60000, 'r'));
+  LogEvent ev = parse(ours);
+  ASSERT_EQ(ev.kind, EventKind::kOurs);
+  EXPECT_EQ(ev.reply.size(), kMaxValue);
+  std::string pf = kPfMail;
+  pf.replace(pf.find("mx.example.org["), 14, std::string(60000, 'n'));
+  pf.replace(pf.find("Sender address too long"), 23, std::string(60000, 'r'));
+  ev = parse(pf);
+  ASSERT_EQ(ev.kind, EventKind::kPostfix);
+  EXPECT_EQ(ev.reply.size(), kMaxValue);
+  EXPECT_EQ(ev.client_name.size(), kMaxValue);
+  EXPECT_EQ(ev.client_addr, "203.0.113.5");
+  auto j = run({pf, ours});
+  EXPECT_EQ(j["rejected"], 1);
+  // A sender keeps its end: the domain report counts by.
+  ours = kOurMail;
+  ours.replace(ours.find("from=<s@"), 8, "from=<" + std::string(1000, 's') + "@");
+  ev = parse(ours);
+  EXPECT_EQ(ev.from.size(), kMaxValue);
+  EXPECT_EQ(sender_domain(ev.from), "example.org");
 }
 
 // ------------------------------------------------------------ dedup

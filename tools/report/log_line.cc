@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "common/log_fields.h"
+
 namespace esmtp::report {
 namespace {
 
@@ -113,25 +115,56 @@ bool starts_with(std::string_view s, std::string_view p) {
   return s.substr(0, p.size()) == p;
 }
 
-// Value of key=<...> (Postfix's from=<a@b>), empty when absent.
-std::string_view angle_field(std::string_view s, std::string_view key) {
-  std::size_t at = s.find(key);
-  if (at == std::string_view::npos) return {};
-  std::size_t start = at + key.size();
-  std::size_t end = s.find('>', start);
-  if (end == std::string_view::npos) end = s.size();
-  return s.substr(start, end - start);
+bool is_queue_id(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s)
+    if (!digit(c) && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z')) return false;
+  return true;
+}
+
+// Copies at most `max` octets of v (stored strings are bounded: report.h).
+void assign_cut(std::string& out, std::string_view v, std::size_t max) {
+  out.assign(v.substr(0, max));
+}
+
+// A sender keeps its last `max` octets: the domain, which report counts by.
+void assign_sender(std::string& out, std::string_view v) {
+  out.assign(v.size() > kMaxValue ? v.substr(v.size() - kMaxValue) : v);
+}
+
+// Postfix's from=<S> in its envelope part "; from=<S> to=<R> proto=P
+// helo=<H>" (smtpd, cleanup) or "; from=<S>, to=<R>, proto=P, helo=<H>"
+// (postscreen). Postfix writes S as the sender gave it, '>' and blanks
+// included, so S ends where Postfix's next field starts, not at the first
+// '>'. Empty when absent.
+std::string_view postfix_sender(std::string_view envelope) {
+  constexpr std::string_view kOpen = "; from=<";
+  if (envelope.substr(0, kOpen.size()) != kOpen) return {};
+  std::string_view s = envelope.substr(kOpen.size());
+  std::size_t end = s.size();
+  for (std::string_view next : {"> to=<", ">, to=<", "> proto=", ">, proto=", "> helo=<"}) {
+    std::size_t at = s.find(next);
+    if (at < end) end = at;
+  }
+  if (end == s.size() && !s.empty() && s.back() == '>') end = s.size() - 1;
+  return s.substr(0, end);
 }
 
 void split_client(std::string_view client, LogEvent& ev) {
   std::size_t br = client.rfind('[');
-  if (br == std::string_view::npos || client.back() != ']') {
-    ev.client_name.assign(client);
+  if (br == std::string_view::npos || client.empty() || client.back() != ']') {
+    assign_cut(ev.client_name, client, kMaxValue);
     ev.client_addr.clear();
     return;
   }
-  ev.client_name.assign(client.substr(0, br));
-  ev.client_addr.assign(client.substr(br + 1, client.size() - br - 2));
+  assign_cut(ev.client_name, client.substr(0, br), kMaxValue);
+  assign_cut(ev.client_addr, client.substr(br + 1, client.size() - br - 2), kMaxAddress);
+}
+
+// Postfix's "name[addr]": no blank, ends in ']'.
+bool postfix_client_shape(std::string_view c) {
+  return !c.empty() && c.back() == ']' && c.find('[') != std::string_view::npos &&
+         c.find(' ') == std::string_view::npos;
 }
 
 // "550 5.6.0 text" / "5.6.0 text": the code and the enhanced status code.
@@ -166,23 +199,40 @@ bool parse_postfix_reject(std::string_view qid, std::string_view action, std::st
   std::size_t sp = rest.find(' ');
   if (sp == std::string_view::npos) return false;
   ev.kind = EventKind::kPostfix;
-  ev.queue_id.assign(qid);
+  assign_cut(ev.queue_id, qid, kMaxQueueId);
   ev.action.assign(action);
-  ev.stage.assign(rest.substr(0, sp));
-  std::size_t env = rest.find("; from=<");
-  std::string_view envelope = env == std::string_view::npos ? std::string_view() : rest.substr(env);
+  assign_cut(ev.stage, rest.substr(0, sp), kMaxName);
+  std::string_view envelope;
   if (ev.stage == "header" || ev.stage == "body") {
-    // cleanup: "header Subject: x from name[addr]; from=<a> to=<b> proto=P helo=<h>: 5.7.1 text"
-    std::string_view head = rest.substr(0, env == std::string_view::npos ? rest.size() : env);
-    std::size_t f = head.rfind(" from ");
-    if (f != std::string_view::npos) split_client(head.substr(f + 6), ev);
-    std::size_t r = envelope.find(">: ");
-    if (r != std::string_view::npos) ev.reply.assign(envelope.substr(r + 3));
+    // cleanup: "header Subject: x from name[addr]; from=<a> to=<b> proto=P helo=<h>: 5.7.1 text".
+    // The header text, a, b and h are the sender's: the client is the first
+    // Postfix-shaped "name[addr]" before a "; from=<", the reply follows the
+    // last ">: " that is followed by a status code.
+    for (std::size_t env = rest.find("; from=<"); env != std::string_view::npos;
+         env = rest.find("; from=<", env + 1)) {
+      std::string_view head = rest.substr(0, env);
+      std::size_t f = head.rfind(" from ");
+      if (f != std::string_view::npos && postfix_client_shape(head.substr(f + 6))) {
+        split_client(head.substr(f + 6), ev);
+        envelope = rest.substr(env);
+        break;
+      }
+    }
+    for (std::size_t r = rest.rfind(">: "); r != std::string_view::npos && r > 0;
+         r = rest.rfind(">: ", r - 1)) {
+      std::string_view reply = rest.substr(r + 3);
+      if (!reply.empty() && (reply[0] == '2' || reply[0] == '4' || reply[0] == '5') &&
+          reply.size() > 1 && reply[1] == '.') {
+        assign_cut(ev.reply, reply, kMaxValue);
+        break;
+      }
+    }
   } else {
     std::string_view after = rest.substr(sp);
     if (!starts_with(after, " from ")) return true;
     after.remove_prefix(6);
-    // smtpd: "name[addr]: REPLY"; postscreen: "[addr]:port: REPLY".
+    // smtpd: "name[addr]: REPLY"; postscreen: "[addr]:port: REPLY". Both
+    // are Postfix's; the reply that follows starts with Postfix's codes.
     std::size_t end = after.find("]: ");
     std::size_t reply_at = end + 3;
     std::size_t port = after.find("]:");
@@ -202,101 +252,46 @@ bool parse_postfix_reject(std::string_view qid, std::string_view action, std::st
     split_client(after.substr(0, end + 1), ev);
     std::string_view reply = after.substr(reply_at);
     std::size_t stop = reply.find("; from=<");
+    if (stop != std::string_view::npos) envelope = reply.substr(stop);
     if (stop == std::string_view::npos) stop = reply.find("; proto=");
-    ev.reply.assign(reply.substr(0, stop));
+    assign_cut(ev.reply, reply.substr(0, stop), kMaxValue);
   }
-  ev.from.assign(angle_field(envelope, "from=<"));
+  assign_sender(ev.from, postfix_sender(envelope));
   parse_reply_codes(ev);
   return true;
 }
 
-void unescape_into(std::string& out, std::string_view v) {
-  out.clear();
-  for (std::size_t i = 0; i < v.size(); ++i) {
-    if (v[i] == '\\' && i + 1 < v.size() && (v[i + 1] == '"' || v[i + 1] == '\\')) ++i;
-    out += v[i];
-  }
-}
-
-// Our text line after "QID: ": key=value fields (values quoted when they
-// hold blanks; from=<...> and to=<...> in angle brackets).
-bool parse_our_text(std::string_view qid, std::string_view rest, LogEvent& ev) {
-  if (!starts_with(rest, "action=")) return false;
-  ev.queue_id.assign(qid);
-  std::string where;
-  std::size_t p = 0;
-  while (p < rest.size()) {
-    while (p < rest.size() && rest[p] == ' ') ++p;
-    std::size_t eq = rest.find('=', p);
-    if (eq == std::string_view::npos) break;
-    std::string_view key = rest.substr(p, eq - p);
-    std::size_t v = eq + 1, end;
-    std::string_view value;
-    if (v < rest.size() && rest[v] == '"') {
-      end = v + 1;
-      while (end < rest.size() && rest[end] != '"') end += rest[end] == '\\' ? 2 : 1;
-      value = rest.substr(v + 1, std::min(end, rest.size()) - v - 1);
-      ++end;
-    } else if (v < rest.size() && rest[v] == '<' && (key == "from" || key == "to")) {
-      end = rest.find("> ", v);
-      if (end == std::string_view::npos) end = rest.size() - (rest.back() == '>' ? 1 : 0);
-      value = rest.substr(v + 1, end - v - 1);
-      ++end;
-    } else {
-      end = rest.find(' ', v);
-      if (end == std::string_view::npos) end = rest.size();
-      value = rest.substr(v, end - v);
-    }
-    p = end;
-    if (key == "action")
-      ev.action.assign(value);
-    else if (key == "rule")
-      ev.rule.assign(value);
-    else if (key == "where")
-      where.assign(value);
-    else if (key == "client")
-      split_client(value, ev);
-    else if (key == "from")
-      unescape_into(ev.from, value);
-    else if (key == "reply")
-      unescape_into(ev.reply, value);
-  }
-  if (ev.rule.empty() || ev.action.empty()) return false;
-  ev.stage.assign(stage_of_where(where));
+// Our verdict fields, as log_fields.h writes and reads them, into an event.
+bool event_from_record(const LogRecord& rec, LogEvent& ev) {
+  const std::string& action = rec.get(LogField::kAction);
+  const std::string& rule = rec.get(LogField::kRule);
+  if (action.empty() || rule.empty()) return false;
   ev.kind = EventKind::kOurs;
+  assign_cut(ev.queue_id, rec.queue_id.empty() ? std::string_view("NOQUEUE") : rec.queue_id,
+             kMaxQueueId);
+  assign_cut(ev.action, action, kMaxName);
+  assign_cut(ev.rule, rule, kMaxName);
+  assign_cut(ev.client_name, rec.get(LogField::kClient), kMaxValue);
+  assign_cut(ev.client_addr, rec.client_addr, kMaxAddress);
+  assign_sender(ev.from, rec.get(LogField::kFrom));
+  assign_cut(ev.reply, rec.get(LogField::kReply), kMaxValue);
+  ev.stage.assign(stage_of_where(rec.get(LogField::kWhere)));
   parse_reply_codes(ev);
   return true;
 }
 
-std::string json_string(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return {};
-  return it->get<std::string>();
+// Our text line after "QID: ": exactly the fields of the table, in order.
+bool parse_our_text(std::string_view qid, std::string_view rest, LogEvent& ev, LogRecord& rec) {
+  if (qid != "NOQUEUE" && !is_queue_id(qid)) return false;
+  rec.queue_id.assign(qid);
+  return parse_log_record_text(rest, rec) && event_from_record(rec, ev);
 }
 
-bool parse_our_json(std::string_view text, LogEvent& ev) {
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return false;
-  ev.rule = json_string(j, "rule");
-  ev.action = json_string(j, "action");
-  if (ev.rule.empty() || ev.action.empty()) return false;
-  ev.queue_id = json_string(j, "queue_id");
-  if (ev.queue_id.empty()) ev.queue_id = "NOQUEUE";
-  ev.client_name = json_string(j, "client");
-  ev.client_addr = json_string(j, "client_address");
-  ev.from = json_string(j, "from");
-  ev.reply = json_string(j, "reply");
-  ev.stage.assign(stage_of_where(json_string(j, "where")));
-  ev.kind = EventKind::kOurs;
-  parse_reply_codes(ev);
-  return true;
-}
-
-bool is_queue_id(std::string_view s) {
-  if (s.empty() || s.size() > 32) return false;
-  for (char c : s)
-    if (!digit(c) && !(c >= 'A' && c <= 'Z') && !(c >= 'a' && c <= 'z')) return false;
-  return true;
+bool parse_our_json(std::string_view text, LogEvent& ev, LogRecord& rec) {
+  if (!parse_log_record_json(text, rec)) return false;
+  if (!rec.queue_id.empty() && rec.queue_id != "NOQUEUE" && !is_queue_id(rec.queue_id))
+    return false;
+  return event_from_record(rec, ev);
 }
 
 }  // namespace
@@ -304,6 +299,7 @@ bool is_queue_id(std::string_view s) {
 void LogEvent::clear() {
   kind = EventKind::kNone;
   timed = false;
+  unreadable = false;
   time = 0;
   code = 0;
   queue_id.clear();
@@ -387,7 +383,12 @@ bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
   ev.clear();
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (line.empty()) return false;
-  if (line[0] == '{') return parse_our_json(line, ev);  // a bare JSON line of ours
+  if (line[0] == '{') {  // a bare JSON line of ours
+    if (parse_our_json(line, ev, ev.record)) return true;
+    ev.clear();
+    ev.unreadable = line.find("\"action\":") != std::string_view::npos;
+    return false;
+  }
   std::size_t len = 0;
   std::int64_t t = 0;
   if (digit(line[0])) {
@@ -410,13 +411,21 @@ bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
   if (starts_with(program, "esmtp-inspect")) {
     bool ok;
     if (!text.empty() && text[0] == '{') {
-      ok = parse_our_json(text, ev);
+      ok = parse_our_json(text, ev, ev.record);
     } else {
       std::size_t q = text.find(": ");
-      ok = q != std::string_view::npos && parse_our_text(text.substr(0, q), text.substr(q + 2), ev);
+      ok = q != std::string_view::npos &&
+           parse_our_text(text.substr(0, q), text.substr(q + 2), ev, ev.record);
     }
     if (!ok) {
-      ev.kind = EventKind::kNone;
+      ev.clear();
+      ev.time = t;
+      ev.timed = true;
+      const std::size_t q = text.find(": ");
+      ev.unreadable =
+          (!text.empty() && text[0] == '{')
+              ? text.find("\"action\":") != std::string_view::npos
+              : q != std::string_view::npos && starts_with(text.substr(q + 2), "action=");
       return false;
     }
     ev.time = t;

@@ -15,8 +15,16 @@
 // the next year (a file spanning New Year). Traditional stamps are local
 // time (as syslog writes them); RFC 3339 stamps carry their own offset.
 //
-// Limits: parsing never allocates beyond the fields it copies out of the
-// line; callers cut lines to a maximum length before calling. Non-UTF-8
+// Our text lines are read with the field table of common/log_fields.h (the
+// one the logger writes with): a line with an unknown, repeated or
+// out-of-order key is not an event. In Postfix's lines only Postfix's own
+// parts (queue ID, action, stage, client, status codes) decide what is
+// counted; the sender's parts (addresses, HELO, header text) cannot add or
+// pair rejections.
+//
+// Limits: each string copied out of a line is cut (kMaxValue octets for
+// replies, names and addresses; see below), so an event is small whatever
+// the line; callers cut lines to a maximum length before calling. Non-UTF-8
 // bytes are carried through as they are (the printers escape them).
 //
 // Thread-safety: none needed; one parser per input stream.
@@ -26,6 +34,8 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+
+#include "common/log_fields.h"
 
 namespace esmtp::report {
 
@@ -37,6 +47,12 @@ enum class EventKind {
   kOurs,       // an esmtp-inspect-milter / -policyd verdict
 };
 
+// Octets kept of each string copied out of a line (esmtp-inspect(1), report).
+inline constexpr std::size_t kMaxValue = 256;   // reply, client name, from
+inline constexpr std::size_t kMaxName = 64;     // rule, action
+inline constexpr std::size_t kMaxAddress = 64;  // client address
+inline constexpr std::size_t kMaxQueueId = 32;
+
 struct LogEvent {
   EventKind kind = EventKind::kNone;
   bool timed = false;       // time is known
@@ -47,12 +63,14 @@ struct LogEvent {
                             // ours: reject tempfail disconnect quarantine discard tag log
   std::string client_name;  // "unknown" when not known
   std::string client_addr;
-  std::string from;      // envelope sender without <>
-  std::string reply;     // "550 5.6.0 Header line too long" (as logged)
-  std::string rule;      // ours only
-  std::string program;   // "postfix/smtpd", "esmtp-inspect-milter", ...
-  int code = 0;          // 3-digit SMTP code, 0 when the line has none
-  std::string enhanced;  // "5.6.0", empty when none
+  std::string from;         // envelope sender without <> (its last kMaxValue octets)
+  std::string reply;        // "550 5.6.0 Header line too long" (as logged)
+  std::string rule;         // ours only
+  std::string program;      // "postfix/smtpd", "esmtp-inspect-milter", ...
+  int code = 0;             // 3-digit SMTP code, 0 when the line has none
+  std::string enhanced;     // "5.6.0", empty when none
+  bool unreadable = false;  // a verdict line of ours that does not parse (kNone)
+  LogRecord record;         // scratch: our line's fields (log_fields.h)
   void clear();
 };
 

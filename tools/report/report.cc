@@ -225,6 +225,7 @@ void Report::add_line(std::string_view line) {
   ++lines_;
   parse_log_line(line, years_, ev_);
   if (ev_.kind == EventKind::kNone) {
+    if (ev_.unreadable) ++unreadable_ours_;
     if (!ev_.timed) ++unrecognized_;
     return;
   }
@@ -415,6 +416,7 @@ nlohmann::ordered_json Report::json() const {
   j["totals"] = {{"lines", lines_},
                  {"bytes", bytes_},
                  {"unrecognized_lines", unrecognized_},
+                 {"unreadable_esmtp_inspect_lines", unreadable_ours_},
                  {"long_lines", long_lines_},
                  {"outside_period", out_of_range_},
                  {"connections", connections_},
@@ -448,6 +450,11 @@ nlohmann::ordered_json Report::json() const {
   for (const auto* c : {&by_rule_, &by_client_, &by_network_, &by_domain_, &by_hour_, &by_message_})
     approx = approx || c->approximate();
   j["approximate"] = approx;
+  // What each full table folded away (rows not shown; totals stay exact).
+  j["table_other"] = {{"by_rule", by_rule_.other()},       {"by_client", by_client_.other()},
+                      {"by_network", by_network_.other()}, {"by_sender_domain", by_domain_.other()},
+                      {"by_hour", by_hour_.other()},       {"top_messages", by_message_.other()},
+                      {"monitor_only", monitor_.other()}};
   return j;
 }
 
@@ -476,6 +483,9 @@ std::string Report::text() const {
   line("esmtp-inspect log/monitor verdicts (not rejected)", logged_);
   line("esmtp-inspect tag verdicts", tagged_);
   if (unrecognized_) line("unrecognized lines", unrecognized_);
+  if (unreadable_ours_)
+    line("esmtp-inspect verdict lines not counted (malformed: unknown or repeated fields)",
+         unreadable_ours_);
   if (long_lines_) line("lines cut at " + std::to_string(opt_.max_line) + " octets", long_lines_);
   if (out_of_range_) line("events outside --since/--until", out_of_range_);
   auto table = [&](const char* title, const BoundedCounter& c, std::size_t top) {

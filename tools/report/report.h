@@ -134,6 +134,7 @@ class Report {
 
   // Totals.
   std::uint64_t lines_ = 0, bytes_ = 0, unrecognized_ = 0, long_lines_ = 0, out_of_range_ = 0;
+  std::uint64_t unreadable_ours_ = 0;
   std::uint64_t connections_ = 0, delivered_ = 0;
   std::uint64_t rejected_ = 0, permanent_ = 0, temporary_ = 0, held_ = 0, discarded_ = 0;
   std::uint64_t both_ = 0, ours_only_ = 0, postfix_only_ = 0;
