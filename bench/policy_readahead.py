@@ -22,7 +22,6 @@ the figures (1 only when something could not run).
 import argparse
 import os
 import resource
-import selectors
 import socket
 import sys
 import time
@@ -77,46 +76,20 @@ def main():
         fds_before = len(os.listdir(f"/proc/{pid}/fd"))
         big = request(client_address="192.0.2.1", client_port="1",
                       **{f"x{k}": chr(ord("a") + k) * 65000 for k in range(4)})
-        socks, pending, left, sent = [], {}, [], []
-        sel = selectors.DefaultSelector()
+        socks, chunks = [], []
         t0 = time.monotonic()
         for i in range(args.connections):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
             s.connect(("127.0.0.1", policyd.port))
-            s.setblocking(False)
             socks.append(s)
             first = request(client_address=f"198.51.100.{i % 250 + 1}", client_port=str(i),
                             helo_name=f"h{i}.example.org", instance=f"first{i}")
-            pending[i] = memoryview(first + big)
-            left.append(args.requests - 1)
-            sent.append(0)
-            sel.register(s, selectors.EVENT_WRITE, i)
+            chunks.append([first + big] + [big] * (args.requests - 1))
         # Push until no socket has taken a byte for 2 s (all blocked) or
         # 25 s passed (inside the 30 s DNS budget).
-        while pending and time.monotonic() - t0 < 25:
-            ready = sel.select(2.0)
-            if not ready:
-                break
-            for key, _ in ready:
-                i = key.data
-                try:
-                    n = socks[i].send(pending[i])
-                except BlockingIOError:
-                    continue
-                except OSError:
-                    sel.unregister(socks[i])
-                    del pending[i]
-                    continue
-                sent[i] += n
-                pending[i] = pending[i][n:]
-                if not pending[i]:
-                    if left[i] > 0:
-                        left[i] -= 1
-                        pending[i] = memoryview(big)
-                    else:
-                        sel.unregister(socks[i])
-                        del pending[i]
+        sent = harness.push_until_blocked(socks, lambda i: chunks[i].pop(0) if chunks[i] else None,
+                                          quiet=2.0, limit=25.0 - (time.monotonic() - t0))
         pushed = time.monotonic() - t0
         peak = status(pid, "VmHWM")
         rss_open = status(pid, "VmRSS")

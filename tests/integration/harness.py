@@ -12,6 +12,7 @@ Traffic stays on 127.0.0.1 (ports are picked free by binding port 0).
 import json
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
@@ -564,3 +565,47 @@ def queue_id_of(result):
         if m:
             return m.group(1)
     return None
+
+
+def push_until_blocked(socks, data, quiet=1.0, limit=30.0):
+    """Sends `data` (bytes, or a function of the socket's index giving the
+    next chunk, None when done) on each socket without blocking, until none
+    of them has taken a byte for `quiet` seconds (the peer stopped reading
+    and the kernel buffers are full) or `limit` seconds passed. Returns the
+    octets sent per socket."""
+    sel = selectors.DefaultSelector()
+    pending, sent = {}, [0] * len(socks)
+    for i, s in enumerate(socks):
+        s.setblocking(False)
+        chunk = data(i) if callable(data) else data
+        if chunk:
+            pending[i] = memoryview(chunk)
+            sel.register(s, selectors.EVENT_WRITE, i)
+    end = time.monotonic() + limit
+    while pending and time.monotonic() < end:
+        ready = sel.select(quiet)
+        if not ready:
+            break
+        for key, _ in ready:
+            i = key.data
+            try:
+                n = socks[i].send(pending[i])
+            except BlockingIOError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                sel.unregister(socks[i])
+                del pending[i]
+                continue
+            sent[i] += n
+            pending[i] = pending[i][n:]
+            if not pending[i]:
+                chunk = data(i) if callable(data) else None
+                if chunk:
+                    pending[i] = memoryview(chunk)
+                else:
+                    sel.unregister(socks[i])
+                    del pending[i]
+    sel.close()
+    for s in socks:
+        s.setblocking(True)
+    return sent

@@ -22,7 +22,6 @@ protocol directly, as Postfix does, to a real daemon with a real DNS server.
 
 import re
 import resource
-import selectors
 import socket
 import subprocess
 import sys
@@ -97,50 +96,6 @@ def big_request(i, octets=65000):
     (260 kB: under the 256 KiB limit), as the review sent them."""
     return request(client_address="192.0.2.1", client_port="1", instance=f"big{i}",
                    **{f"x{k}": chr(ord("a") + k) * octets for k in range(4)})
-
-
-def push_until_blocked(socks, data, quiet=1.0, limit=30.0):
-    """Sends `data` (bytes, or a function of the socket's index giving the
-    next chunk, None when done) on each socket without blocking, until none
-    of them has taken a byte for `quiet` seconds (the peer stopped reading
-    and the kernel buffers are full) or `limit` seconds passed. Returns the
-    octets sent per socket."""
-    sel = selectors.DefaultSelector()
-    pending, sent = {}, [0] * len(socks)
-    for i, s in enumerate(socks):
-        s.setblocking(False)
-        chunk = data(i) if callable(data) else data
-        if chunk:
-            pending[i] = memoryview(chunk)
-            sel.register(s, selectors.EVENT_WRITE, i)
-    end = time.monotonic() + limit
-    while pending and time.monotonic() < end:
-        ready = sel.select(quiet)
-        if not ready:
-            break
-        for key, _ in ready:
-            i = key.data
-            try:
-                n = socks[i].send(pending[i])
-            except BlockingIOError:
-                continue
-            except (BrokenPipeError, ConnectionResetError):
-                sel.unregister(socks[i])
-                del pending[i]
-                continue
-            sent[i] += n
-            pending[i] = pending[i][n:]
-            if not pending[i]:
-                chunk = data(i) if callable(data) else None
-                if chunk:
-                    pending[i] = memoryview(chunk)
-                else:
-                    sel.unregister(socks[i])
-                    del pending[i]
-    sel.close()
-    for s in socks:
-        s.setblocking(True)
-    return sent
 
 
 class PolicyFaults(unittest.TestCase):
@@ -326,7 +281,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
             return big
 
         started = time.monotonic()
-        sent = push_until_blocked(socks, next_chunk, quiet=1.0, limit=8.0)
+        sent = harness.push_until_blocked(socks, next_chunk, quiet=1.0, limit=8.0)
         self.assertLess(time.monotonic() - started, 9.0, "still inside the 10 s DNS budget")
         peak = proc_status(pid, "VmHWM")
         print(f"\nread-ahead, 20 connections: sent {sum(sent) / 1e6:.0f} MB, policyd RSS "
@@ -347,7 +302,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         one = request(client_address="192.0.2.3", client_port="3", instance="stall")
         # Thousands of requests, no answer ever read: once the answers fill
         # the kernel's buffers, policyd's write cannot finish.
-        sent = push_until_blocked([stalled], lambda i: one * 200, quiet=1.0, limit=20.0)
+        sent = harness.push_until_blocked([stalled], lambda i: one * 200, quiet=1.0, limit=20.0)
         self.assertGreater(sent[0], 0)
         blocked = time.monotonic()
         # Meanwhile another client is served at once.
