@@ -273,62 +273,75 @@ StructuredField parse_structured_field(std::string_view body,
 }
 
 DecodedText decode_rfc2047(std::string_view in, std::uint64_t* steps_out) {
-  std::uint64_t steps = in.size();
+  std::uint64_t steps = 0;
   DecodedText r;
-  NextOf open(in, "=?");
-  if (open.at(0, steps) == std::string_view::npos) {
-    r.text = std::string(in);
+  auto done = [&] {
     if (steps_out) *steps_out += steps;
-    return r;
-  }
+    return std::move(r);
+  };
+  NextOf open(in, "=?");
   NextOf qmark(in, "?");
   NextOf close(in, "?=");
   std::string out;
-  std::size_t pending_ws_start = std::string::npos;  // whitespace after an encoded word
+  // Whitespace after an encoded word: dropped if another word follows
+  // (RFC 2047 section 6.2), kept otherwise.
+  std::string_view pending;
   bool last_was_word = false;
-  for (std::size_t i = 0; i < in.size();) {
-    if (in[i] == '=' && i + 1 < in.size() && in[i + 1] == '?') {
-      // "=?" charset "?" E "?" text "?=": the charset's "?" and the text's
-      // "?=" are found by forward-only searches.
-      const std::size_t q1 = qmark.at(i + 2, steps);
-      const std::size_t end =
-          q1 == std::string_view::npos || q1 + 2 >= in.size() || in[q1 + 2] != '?'
-              ? std::string_view::npos
-              : close.at(q1 + 3, steps);
-      if (end != std::string_view::npos) {
-        std::string decoded;
-        if (!encoded_word(in, i, q1, end, decoded, steps)) {
-          // A well-formed shape with undecodable content.
-          r.text = std::string(in);
-          r.decoded = false;
-          if (steps_out) *steps_out += steps;
-          return r;
-        }
-        // Whitespace between two encoded words is not part of the text.
-        if (!last_was_word && pending_ws_start != std::string::npos)
-          out.append(in.substr(pending_ws_start, i - pending_ws_start));
-        out += decoded;
-        i = end + 2;
-        last_was_word = true;
-        pending_ws_start = std::string::npos;
-        continue;
+  std::size_t i = 0;
+  while (i < in.size()) {
+    // Text up to the next "=?" is copied as it is, in one piece.
+    const std::size_t j = open.at(i, steps);
+    const std::size_t stop = j == std::string_view::npos ? in.size() : j;
+    if (stop > i) {
+      const std::string_view text = in.substr(i, stop - i);
+      steps += text.size();
+      if (last_was_word && std::all_of(text.begin(), text.end(), is_wsp)) {
+        pending = text;
+      } else {
+        out.append(pending).append(text);
+        pending = {};
+        last_was_word = false;
       }
+      i = stop;
     }
-    if (is_wsp(in[i])) {
-      if (pending_ws_start == std::string::npos) pending_ws_start = i;
-      ++i;
+    if (j == std::string_view::npos) break;
+    // "=?" charset "?" E "?" text "?=": the charset's "?" and the text's
+    // "?=" are found by forward-only searches.
+    const std::size_t q1 = qmark.at(j + 2, steps);
+    const std::size_t end = q1 == std::string_view::npos || q1 + 2 >= in.size() || in[q1 + 2] != '?'
+                                ? std::string_view::npos
+                                : close.at(q1 + 3, steps);
+    if (end != std::string_view::npos) {
+      std::string decoded;
+      if (!encoded_word(in, j, q1, end, decoded, steps)) {
+        // A well-formed shape with undecodable content.
+        steps += in.size();
+        r.text = std::string(in);
+        r.decoded = false;
+        return done();
+      }
+      out += decoded;
+      pending = {};
+      last_was_word = true;
+      i = end + 2;
       continue;
     }
-    if (pending_ws_start != std::string::npos)
-      out.append(in.substr(pending_ws_start, i - pending_ws_start));
-    pending_ws_start = std::string::npos;
+    out.append(pending);
+    pending = {};
     last_was_word = false;
-    out += in[i++];
+    if (close.at(j, steps) == std::string_view::npos) {
+      // No "?=" is left: no encoded word can start from here on.
+      steps += in.size() - j;
+      out.append(in.substr(j));
+      i = in.size();
+      break;
+    }
+    out += '=';
+    i = j + 1;
   }
-  if (pending_ws_start != std::string::npos) out.append(in.substr(pending_ws_start));
+  out.append(pending);
   r.text = std::move(out);
-  if (steps_out) *steps_out += steps;
-  return r;
+  return done();
 }
 
 std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_view name,
