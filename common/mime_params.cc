@@ -21,8 +21,47 @@ std::string to_lower(std::string_view s, std::uint64_t& steps) {
   return out;
 }
 
+// iconv descriptors opened during one decode_rfc2047() call, by charset: a
+// field of many encoded words in one charset opens its converter once (an
+// iconv_open per word costs more than the word's octets).
+class Converters {
+ public:
+  static constexpr std::size_t kMax = 16;
+  Converters() = default;
+  Converters(const Converters&) = delete;
+  Converters& operator=(const Converters&) = delete;
+  ~Converters() {
+    for (auto& e : open_) iconv_close(e.cd);
+  }
+  // A descriptor for `charset` (a vetted MIME token), reset to its initial
+  // state, or (iconv_t)-1. `owned` is set when the caller must close it (the
+  // cache is full).
+  iconv_t get(const std::string& charset, bool& owned) {
+    owned = false;
+    for (auto& e : open_)
+      if (e.charset == charset) {
+        iconv(e.cd, nullptr, nullptr, nullptr, nullptr);
+        return e.cd;
+      }
+    iconv_t cd = iconv_open("UTF-8", charset.c_str());
+    if (cd == reinterpret_cast<iconv_t>(-1)) return cd;
+    if (open_.size() < kMax)
+      open_.push_back({charset, cd});
+    else
+      owned = true;
+    return cd;
+  }
+
+ private:
+  struct Entry {
+    std::string charset;
+    iconv_t cd;
+  };
+  std::vector<Entry> open_;
+};
+
 bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::string& out,
-                     std::uint64_t& steps);
+                     std::uint64_t& steps, Converters* converters = nullptr);
 
 bool is_wsp(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
@@ -207,7 +246,7 @@ class NextOf {
 // Decodes the encoded word "=?charset?E?text?=" spanning [start, end + 2) of
 // `s`, q1 being the "?" after the charset; false when undecodable.
 bool encoded_word(std::string_view s, std::size_t start, std::size_t q1, std::size_t end,
-                  std::string& out, std::uint64_t& steps) {
+                  std::string& out, std::uint64_t& steps, Converters& converters) {
   std::string_view charset = s.substr(start + 2, q1 - (start + 2));
   charset = charset.substr(0, charset.find('*'));  // RFC 2231 section 5 language tag
   char enc = lower(s[q1 + 1]);
@@ -217,7 +256,7 @@ bool encoded_word(std::string_view s, std::size_t start, std::size_t q1, std::si
   bool ok = enc == 'b' ? base64_decode(text, bytes) : enc == 'q' ? q_decode(text, bytes) : false;
   if (!ok) return false;
   std::string utf8;
-  if (!charset_to_utf8(charset, bytes, utf8, steps)) return false;
+  if (!charset_to_utf8(charset, bytes, utf8, steps, &converters)) return false;
   out += utf8;
   return true;
 }
@@ -282,6 +321,7 @@ DecodedText decode_rfc2047(std::string_view in, std::uint64_t* steps_out) {
   NextOf open(in, "=?");
   NextOf qmark(in, "?");
   NextOf close(in, "?=");
+  Converters converters;
   std::string out;
   // Whitespace after an encoded word: dropped if another word follows
   // (RFC 2047 section 6.2), kept otherwise.
@@ -313,7 +353,7 @@ DecodedText decode_rfc2047(std::string_view in, std::uint64_t* steps_out) {
                                 : close.at(q1 + 3, steps);
     if (end != std::string_view::npos) {
       std::string decoded;
-      if (!encoded_word(in, j, q1, end, decoded, steps)) {
+      if (!encoded_word(in, j, q1, end, decoded, steps, converters)) {
         // A well-formed shape with undecodable content.
         steps += in.size();
         r.text = std::string(in);
@@ -495,7 +535,7 @@ namespace {
 // every octet, and the output (at most 4 octets per input octet) is
 // validated again.
 bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::string& out,
-                     std::uint64_t& steps) {
+                     std::uint64_t& steps, Converters* converters) {
   steps += 2 * bytes.size() + charset.size();
   if (charset.empty() || iequals(charset, "us-ascii") || iequals(charset, "utf-8") ||
       iequals(charset, "utf8")) {
@@ -512,7 +552,8 @@ bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::stri
         std::string_view("!#$%&+-^_`{}~.:").find(c) == std::string_view::npos)
       return false;
   std::string cs(charset);
-  iconv_t cd = iconv_open("UTF-8", cs.c_str());
+  bool owned = true;
+  iconv_t cd = converters ? converters->get(cs, owned) : iconv_open("UTF-8", cs.c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
   // UTF-8 needs at most 4 octets per input character of any charset iconv
   // knows (4 octets per octet covers the worst case of 1-octet charsets).
@@ -524,7 +565,7 @@ bool charset_to_utf8(std::string_view charset, std::string_view bytes, std::stri
   std::size_t rc = iconv(cd, &in, &in_left, &o, &o_left);
   bool ok = rc != static_cast<std::size_t>(-1) && in_left == 0;
   if (ok) ok = iconv(cd, nullptr, nullptr, &o, &o_left) != static_cast<std::size_t>(-1);
-  iconv_close(cd);
+  if (owned) iconv_close(cd);
   out.resize(out.size() - o_left);
   // iconv's decoders are lenient (glibc's UTF-8 one passes code points past
   // U+10FFFF): what is called decoded must be UTF-8.
