@@ -278,6 +278,24 @@ struct Segment {
   const std::string* value;
 };
 
+// A plain parameter value, RFC 2047-decoded when `words` says so.
+DecodedText decode_plain(const std::string& plain, EncodedWords words, std::uint64_t& steps) {
+  DecodedText d;
+  if (words == EncodedWords::kYes) {
+    d = decode_rfc2047(plain, &steps);
+  } else {
+    d.text = plain;
+    steps += plain.size();
+  }
+  // Raw 8-bit octets without a charset label cannot be read as UTF-8.
+  steps += d.text.size();
+  if (d.decoded && !is_valid_utf8(d.text)) {
+    d.text = plain;
+    d.decoded = false;
+  }
+  return d;
+}
+
 }  // namespace
 
 const std::string* StructuredField::param(std::string_view name) const {
@@ -486,20 +504,22 @@ std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_v
     return done(std::move(r));
   }
   if (!plain) return done(std::nullopt);
-  DecodedText d;
-  if (words == EncodedWords::kYes) {
-    d = decode_rfc2047(*plain, &steps);
-  } else {
-    d.text = *plain;
-    steps += plain->size();
+  return done(decode_plain(*plain, words, steps));
+}
+
+std::optional<DecodedText> plain_param(const StructuredField& f, std::string_view name,
+                                       EncodedWords words, std::uint64_t* steps_out) {
+  std::uint64_t steps = 0;
+  std::optional<DecodedText> r;
+  for (const auto& p : f.params) {
+    steps += 1 + std::min(p.name.size(), name.size());
+    if (p.name == name) {
+      r = decode_plain(p.value, words, steps);
+      break;
+    }
   }
-  // Raw 8-bit octets without a charset label cannot be read as UTF-8.
-  steps += d.text.size();
-  if (d.decoded && !is_valid_utf8(d.text)) {
-    d.text = *plain;
-    d.decoded = false;
-  }
-  return done(std::move(d));
+  if (steps_out) *steps_out += steps;
+  return r;
 }
 
 bool is_valid_utf8(std::string_view s) {

@@ -90,6 +90,14 @@ std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_v
                                          EncodedWords words = EncodedWords::kYes,
                                          std::uint64_t* steps = nullptr);
 
+// The plain (not RFC 2231) value of parameter `name`, RFC 2047-decoded when
+// `words` says so; nullopt when there is none. Clients disagree on which
+// form wins when a field has both (Thunderbird: name*; Python's email
+// package: the first one), so the MIME scanner reports both.
+std::optional<DecodedText> plain_param(const StructuredField& f, std::string_view name,
+                                       EncodedWords words = EncodedWords::kYes,
+                                       std::uint64_t* steps = nullptr);
+
 // Decodes RFC 2047 encoded words in `in`; text outside encoded words is kept.
 // Whitespace between adjacent encoded words is dropped (RFC 2047 section 6.2).
 // Words longer than RFC 2047's 75 octets are decoded too, as clients do.

@@ -371,6 +371,10 @@ void MimeScanner::report_filename(const StructuredField& f, std::string_view par
   auto d = decoded_param(f, param);
   if (!d) return;
   listener_.on_filename({d->text, d->decoded, param, path()});
+  // With both forms, clients disagree on which is the name (Thunderbird
+  // shows the RFC 2231 one, Python's email package the first): both count.
+  auto p = plain_param(f, param);
+  if (p && p->text != d->text) listener_.on_filename({p->text, p->decoded, param, path()});
 }
 
 std::string_view MimeScanner::path() {

@@ -1824,6 +1824,15 @@ def rfc2231_param_cases():
         note="filename*0 ... filename*299, one character each: assembled to 300 octets and "
              "rejected by mime_filename_length (no cap on continuations below RFC 2231's).")
 
+    name = "mfn_2231_and_plain_exe"
+    eml = attachment_message(name, ["Content-Type: application/octet-stream",
+                                    'Content-Disposition: attachment; filename="invoice.exe"; '
+                                    "filename*=utf-8''invoice.pdf"])
+    add(name, eml, [filename_denied("invoice.exe", "*.exe", "2", "filename")], "reject",
+        note="filename=\"invoice.exe\"; filename*=utf-8''invoice.pdf: Python's email package "
+             "reads the first, Thunderbird the RFC 2231 one; both are checked and the .exe is "
+             "rejected.")
+
     name = "mfn_2231_name_continuations_exe"
     eml = attachment_message(name, ["Content-Type: application/octet-stream; "
                                     "name*0*=utf-8''%E2%82%AC-rechnung; name*1*=%2E; name*2=exe"])

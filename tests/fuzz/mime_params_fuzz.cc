@@ -212,6 +212,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                            name == "boundary" ? EncodedWords::kNo : EncodedWords::kYes, &steps);
     if (d && name != "charset") check_decoded(*d, in, name);
   }
+  for (std::string_view name : {"filename", "name"})
+    if (auto d = plain_param(wanted, name, EncodedWords::kYes, &steps)) check_decoded(*d, in, name);
 
   // 2. Free text with encoded words. Text outside the words is kept as it is
   // (decoded_param() above vets raw 8-bit names), so only decoding must not

@@ -94,6 +94,23 @@ TEST(MimeScanner, Rfc2231BoundaryIsTheBoundary) {
             want);
 }
 
+// filename= and filename*= naming different files: Thunderbird shows the
+// RFC 2231 one, Python's email package the first; both are reported.
+TEST(MimeScanner, BothFormsOfAFilenameAreReported) {
+  const std::string body =
+      "--b\r\n"
+      "Content-Disposition: attachment; filename=\"invoice.exe\"; filename*=utf-8''invoice.pdf\r\n"
+      "\r\n"
+      "AAAA\r\n"
+      "--b\r\n"
+      "Content-Disposition: attachment; filename=\"same.pdf\"; filename*=utf-8''same.pdf\r\n"
+      "\r\n"
+      "--b--\r\n";
+  Events want{"file 1 filename=invoice.pdf", "file 1 filename=invoice.exe",
+              "file 2 filename=same.pdf"};
+  EXPECT_EQ(scan("multipart/mixed; boundary=b", body), want);
+}
+
 TEST(MimeScanner, SameEventsForEveryChunking) {
   Events whole = scan("multipart/mixed; boundary=outer", kNested);
   for (std::size_t chunk = 1; chunk < 40; ++chunk)
