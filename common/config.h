@@ -112,6 +112,11 @@ struct SelfIdentity {
 struct Config {
   std::string source;  // file the config came from, "" for built-in defaults
   Mode mode = Mode::kEnforce;
+  // Empty, or the private suffix of the header field the policy service
+  // PREPENDs (X-ESMTP-Inspect-SECRET), which the milter or a header_checks
+  // REPLACE line renames to X-ESMTP-Inspect once every incoming
+  // X-ESMTP-Inspect is gone.
+  std::string tag_secret;
   LogConfig log;
   MilterConfig milter;
   PolicyConfig policy;

@@ -274,6 +274,25 @@ const Setting kSettings[] = {
        return {};
      },
      [](const Config& c) { return str_node(to_string(c.mode)); }, 0, 0, "enforce|monitor"},
+    {"tag_secret", SettingType::kString, "\"\"",
+     "Set it (16 to 64 letters and digits, the same for both daemons) when "
+     "esmtp-inspect-policyd tags for an MTA: the policy service then PREPENDs its tags as "
+     "X-ESMTP-Inspect-SECRET, and the milter (or the header_checks lines in "
+     "esmtp-inspect-policyd(8)) renames that field to X-ESMTP-Inspect after removing every "
+     "X-ESMTP-Inspect the sender wrote. Empty: the policy service PREPENDs X-ESMTP-Inspect, "
+     "which a milter on the same MTA removes with the forged ones.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       if (auto e = as_scalar(n, c.tag_secret)) return e;
+       const auto& s = c.tag_secret;
+       if (!s.empty() &&
+           (s.size() < 16 || s.size() > 64 || !std::all_of(s.begin(), s.end(), [](char ch) {
+              return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                     (ch >= 'A' && ch <= 'Z');
+            })))
+         return std::string("must be 16 to 64 letters and digits");
+       return {};
+     },
+     [](const Config& c) { return str_node(c.tag_secret); }},
 
     {"log", SettingType::kGroup, "",
      "Where decisions are logged: one line per non-continue verdict (see LOGGING in "

@@ -10,8 +10,19 @@
 // Inputs are hostile: unbalanced quotes and comments, missing or out-of-order
 // continuation segments, bad base64, unknown charsets. Parsing is lenient (do
 // what clients and Postfix do) and never fails; a value that cannot be decoded
-// is returned raw with `decoded == false`. Work is linear in the input and
-// bounded by kMaxParams / kMaxSegments.
+// is returned raw with `decoded == false`.
+//
+// Every parameter decodes the same way (boundary, name, filename, charset,
+// ...): a part's structure cannot be hidden by writing its boundary in RFC
+// 2231 form (boundary*0*=us-ascii''..., as Python's email package does).
+//
+// Work is linear in the input: no scan restarts from each position (an
+// unterminated "=?" does not send a search to the end of the field again for
+// every later "=?"). Each function adds the octets it looks at to an optional
+// step counter, so tests and the fuzz target check linearity by counting,
+// not by timing: a field of n octets costs at most kStepsPerOctet * n +
+// kStepsFixed steps through parse_structured_field, decoded_param for a few
+// names and decode_rfc2047.
 //
 // Charset conversion uses iconv(3) from the C library.
 //
@@ -20,6 +31,8 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,8 +40,15 @@
 
 namespace esmtp {
 
-inline constexpr std::size_t kMaxParams = 256;    // parameters kept per field
-inline constexpr std::size_t kMaxSegments = 256;  // RFC 2231 continuation segments
+inline constexpr std::size_t kMaxParams = 256;  // parameters kept per field, unless named
+// RFC 2231 continuation segments read per parameter: indexes have at most
+// three digits (name*0 ... name*999), so more segments cannot be a valid
+// sequence; a value with more is undecodable.
+inline constexpr std::size_t kMaxSegments = 1000;
+
+// The bound the step counters are checked against (see above).
+inline constexpr std::uint64_t kStepsPerOctet = 64;
+inline constexpr std::uint64_t kStepsFixed = 256;
 
 struct MimeParam {
   std::string name;   // lower case, including any "*" / "*N" / "*N*" suffix
@@ -43,20 +63,45 @@ struct StructuredField {
   const std::string* param(std::string_view name) const;
 };
 
-StructuredField parse_structured_field(std::string_view body);
+// Parses a field body. Without `wanted`, the first kMaxParams parameters are
+// kept. With `wanted`, every parameter whose name (before any "*") is one of
+// them is kept, whatever number of other parameters comes before it, and no
+// other: junk parameters cannot push a boundary or filename out of view.
+StructuredField parse_structured_field(std::string_view body,
+                                       std::initializer_list<std::string_view> wanted = {},
+                                       std::uint64_t* steps = nullptr);
 
 struct DecodedText {
   std::string text;     // UTF-8 when decoded, else the raw text
   bool decoded = true;  // false: some encoding could not be decoded
 };
 
-// The value of parameter `name` ("filename", "name") with RFC 2231 and RFC
-// 2047 decoding applied; nullopt when absent.
-std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_view name);
+// Whether a plain (not RFC 2231) value may hold RFC 2047 encoded words:
+// clients decode them in filenames, never in a boundary.
+enum class EncodedWords : bool { kNo, kYes };
+
+// The value of parameter `name` ("filename", "name", "boundary", ...) with
+// RFC 2231 decoding (name*=, name*0*=, name*1=, ..., charset'lang'%XX)
+// applied, and RFC 2047 decoding of a plain value when `words` says so;
+// nullopt when absent. The RFC 2231 form wins over a plain value of the same
+// name, as in Thunderbird. An undecodable RFC 2231 value is the raw
+// concatenation of its segments, `decoded == false`.
+std::optional<DecodedText> decoded_param(const StructuredField& f, std::string_view name,
+                                         EncodedWords words = EncodedWords::kYes,
+                                         std::uint64_t* steps = nullptr);
+
+// The plain (not RFC 2231) value of parameter `name`, RFC 2047-decoded when
+// `words` says so; nullopt when there is none. Clients disagree on which
+// form wins when a field has both (Thunderbird: name*; Python's email
+// package: the first one), so the MIME scanner reports both.
+std::optional<DecodedText> plain_param(const StructuredField& f, std::string_view name,
+                                       EncodedWords words = EncodedWords::kYes,
+                                       std::uint64_t* steps = nullptr);
 
 // Decodes RFC 2047 encoded words in `in`; text outside encoded words is kept.
 // Whitespace between adjacent encoded words is dropped (RFC 2047 section 6.2).
-DecodedText decode_rfc2047(std::string_view in);
+// Words longer than RFC 2047's 75 octets are decoded too, as clients do.
+DecodedText decode_rfc2047(std::string_view in, std::uint64_t* steps = nullptr);
 
 // Converts `bytes` in `charset` to UTF-8. Empty charset, us-ascii and utf-8
 // are validated, not converted. Returns false for unknown charsets and

@@ -347,18 +347,21 @@ void MimeScanner::flush_field() {
 
 void MimeScanner::field(std::string_view name, std::string_view value) {
   if (iequals(name, "content-type")) {
-    StructuredField f = parse_structured_field(value);
+    StructuredField f = parse_structured_field(value, {"boundary", "name"});
     if (!has_type_) {
       has_type_ = true;
       type_.assign(f.value, 0, kTypeMax);
-      if (const std::string* b = f.param("boundary")) {
-        boundary_len_ = b->size();
-        boundary_.assign(*b, 0, kBoundaryStoreMax + 1);
+      // Decoded as clients decode it: boundary*0*=us-ascii''... (RFC 2231,
+      // as Python's email package writes long boundaries) is the same
+      // boundary as boundary="...". RFC 2047 words are not decoded in it.
+      if (auto b = decoded_param(f, "boundary", EncodedWords::kNo)) {
+        boundary_len_ = b->text.size();
+        boundary_.assign(b->text, 0, kBoundaryStoreMax + 1);
       }
     }
     report_filename(f, "name");
   } else if (iequals(name, "content-disposition")) {
-    report_filename(parse_structured_field(value), "filename");
+    report_filename(parse_structured_field(value, {"filename"}), "filename");
   } else if (iequals(name, "content-transfer-encoding") && encoding_.empty()) {
     encoding_ = parse_structured_field(value).value.substr(0, kTypeMax);
   }
@@ -368,6 +371,10 @@ void MimeScanner::report_filename(const StructuredField& f, std::string_view par
   auto d = decoded_param(f, param);
   if (!d) return;
   listener_.on_filename({d->text, d->decoded, param, path()});
+  // With both forms, clients disagree on which is the name (Thunderbird
+  // shows the RFC 2231 one, Python's email package the first): both count.
+  auto p = plain_param(f, param);
+  if (p && p->text != d->text) listener_.on_filename({p->text, p->decoded, param, path()});
 }
 
 std::string_view MimeScanner::path() {

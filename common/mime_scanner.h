@@ -11,6 +11,10 @@
 // the body bytes in any chunking (feed()), then finish(). Lines end at LF; a CR
 // before the LF is not part of the line.
 //
+// Parameters are decoded as mail clients decode them (mime_params.h): a
+// boundary in RFC 2231 form (boundary*0*=us-ascii''...) splits the parts like
+// a plain one, and junk parameters before it do not hide it.
+//
 // Events (to a MimeListener): each body line longer than `long_line` (MIME part
 // headers are body lines too), each attachment filename (Content-Disposition
 // filename, Content-Type name, decoded per mime_params.h), each part's

@@ -156,6 +156,14 @@ class LibmilterContext : public MtaContext {
     std::string n(name), v(value);
     return smfi_addheader(ctx_, n.data(), v.data()) == MI_SUCCESS;
   }
+  bool insert_header(int position, std::string_view name, std::string_view value) override {
+    std::string n(name), v(value);
+    return smfi_insheader(ctx_, position, n.data(), v.data()) == MI_SUCCESS;
+  }
+  bool delete_header(std::string_view name, int index) override {
+    std::string n(name);
+    return smfi_chgheader(ctx_, n.data(), index, nullptr) == MI_SUCCESS;
+  }
   bool quarantine(std::string_view reason) override {
     std::string r(reason);
     return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
@@ -217,7 +225,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
                       unsigned long* pf3) {
   return guarded(ctx, "negotiate", [&] {
     auto [config, logger] = g_runtime->current();
-    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST);
     MilterFeatures features;
     // Answer only the stages whose verdict the MTA must have at once (connect,
     // HELO, MAIL, RCPT) and the end of message; header, end-of-header and body
@@ -228,14 +236,16 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     // always taken; SMFIS_SKIP, which needs answered body chunks, is not used.
     unsigned long want = SMFIP_RCPT_REJ | SMFIP_HDR_LEADSPC | SMFIP_NR_DATA | SMFIP_NR_HDR |
                          SMFIP_NR_EOH | SMFIP_NR_BODY;
-    // Skip what no enabled rule reads.
-    if (!config_reads_headers(*config)) want |= SMFIP_NOHDRS | SMFIP_NOEOH;
+    // Skip what no enabled rule reads. Header fields always come: an
+    // incoming X-ESMTP-Inspect is removed whatever the rules.
+    if (!config_reads_headers(*config)) want |= SMFIP_NOEOH;
     if (!config_reads_body(*config)) want |= SMFIP_NOBODY;
     want |= SMFIP_NOUNKNOWN;
     *pf1 = f1 & want;
     *pf2 = 0;
     *pf3 = 0;
     features.rejected_rcpts = *pf1 & SMFIP_RCPT_REJ;
+    features.change_headers = *pf0 & SMFIF_CHGHDRS;
     features.leading_space = *pf1 & SMFIP_HDR_LEADSPC;
     features.no_reply_data = *pf1 & SMFIP_NR_DATA;
     features.no_reply_headers = *pf1 & SMFIP_NR_HDR;
@@ -408,7 +418,7 @@ int run(int argc, char** argv) {
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>(kTag);
   desc.xxfi_version = SMFI_VERSION;
-  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+  desc.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
   desc.xxfi_connect = on_connect;
   desc.xxfi_helo = on_helo;
   desc.xxfi_envfrom = on_envfrom;

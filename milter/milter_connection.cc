@@ -3,8 +3,23 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <utility>
+
 namespace esmtp {
 namespace {
+
+constexpr std::string_view kTagHeader = "X-ESMTP-Inspect";
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
 
 bool reads(const Profile& p, std::initializer_list<RuleId> ids) {
   if (!p.inspect) return false;
@@ -58,6 +73,9 @@ MilterConnection::MilterConnection(std::shared_ptr<const Config> config,
       logger_(std::move(logger)),
       features_(features),
       resolver_(config->milter.identity ? std::move(resolver) : nullptr),
+      policy_tag_name_(config->tag_secret.empty()
+                           ? std::string()
+                           : std::string(kTagHeader) + "-" + config->tag_secret),
       session_(std::move(config), logger_.get()) {}
 
 Verdict MilterConnection::identity(std::string_view where) {
@@ -131,6 +149,8 @@ MilterStatus MilterConnection::helo(MtaContext& mta, const char* name) {
 MilterStatus MilterConnection::envfrom(MtaContext& mta, std::span<const char* const> argv) {
   if (argv.empty() || !argv[0]) return MilterStatus::kContinue;
   in_transaction_ = true;
+  incoming_tags_ = 0;
+  policy_tags_.clear();
   // A new transaction: the previous message's queue ID must not stick (the
   // MTA may send no `i` yet, and libmilter drops the abort after a message).
   session_.set_queue_id({});
@@ -172,6 +192,13 @@ MilterStatus MilterConnection::data(MtaContext& mta) {
 
 MilterStatus MilterConnection::header(MtaContext& mta, const char* name, const char* value) {
   const bool nr = features_.no_reply_headers;
+  // Counted even after a held verdict: a quarantined message is delivered
+  // later and must not carry a forged verdict either. The MTA numbers the
+  // fields it shows us by name from 1, in this order (smfi_chgheader(3)).
+  if (name && iequals(name, kTagHeader)) ++incoming_tags_;
+  if (name && !policy_tag_name_.empty() && iequals(name, policy_tag_name_) &&
+      policy_tags_.size() < 64)
+    policy_tags_.emplace_back(value ? value : "");
   // A held verdict decided the message: the rest of the header is not read.
   if (!name || (nr && held_)) return nr ? MilterStatus::kNoReply : MilterStatus::kContinue;
   std::string_view v = value ? value : "";
@@ -213,17 +240,32 @@ MilterStatus MilterConnection::body(MtaContext& mta, const unsigned char* data, 
 MilterStatus MilterConnection::eom(MtaContext& mta) {
   in_transaction_ = false;
   take_queue_id(mta);
+  const int incoming = std::exchange(incoming_tags_, 0);
+  const std::vector<std::string> policy_tags = std::exchange(policy_tags_, {});
   if (auto held = release(mta, false)) return *held;
   MilterStatus s = reply(mta, session_.end_of_message());
   if (s != MilterStatus::kContinue) return s;
+  // Last first: whether or not the MTA renumbers the fields after a removal,
+  // the ones not yet removed keep their numbers.
+  if (features_.change_headers) {
+    for (int i = incoming; i > 0; --i) mta.delete_header(kTagHeader, i);
+    // The policy service's fields come first (Postfix PREPENDs them): put
+    // them back there under the public name.
+    for (int i = static_cast<int>(policy_tags.size()); i > 0; --i) {
+      mta.delete_header(policy_tag_name_, i);
+      mta.insert_header(0, kTagHeader, policy_tags[static_cast<std::size_t>(i - 1)]);
+    }
+  }
   for (const auto& tag : session_.tags())
-    mta.add_header("X-ESMTP-Inspect", features_.leading_space ? " " + tag : tag);
+    mta.add_header(kTagHeader, features_.leading_space ? " " + tag : tag);
   if (session_.quarantined()) mta.quarantine(session_.quarantine_reason());
   return MilterStatus::kContinue;
 }
 
 void MilterConnection::abort() {
   in_transaction_ = false;
+  incoming_tags_ = 0;
+  policy_tags_.clear();
   held_.reset();
   session_.reset();
 }

@@ -5,6 +5,12 @@
 // The MTA is reached only through MtaContext, so unit tests drive this class
 // without libmilter or sockets (the OpenDKIM test-shim approach).
 //
+// An X-ESMTP-Inspect header field that arrives with a message is removed at
+// the end of the message, before ours are added: mailbox filters trust it.
+// Postfix shows the milter the fields esmtp-inspect-policyd PREPENDed, first,
+// as if the sender had written them; with tag_secret they are named
+// X-ESMTP-Inspect-SECRET and are renamed here (same value, same place).
+//
 // Inputs: callback arguments and MTA macros: i (queue ID), j and
 // {daemon_addr}/{daemon_name} (profiles), {client_addr}/{client_name},
 // {auth_authen}, {tls_version}, {rcpt_mailer} ("error" marks a recipient the
@@ -21,6 +27,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/config.h"
 #include "common/dns_resolver.h"
@@ -40,6 +47,12 @@ class MtaContext {
   virtual std::optional<std::string> macro(const char* name) = 0;
   virtual bool set_reply(const Reply& reply) = 0;
   virtual bool add_header(std::string_view name, std::string_view value) = 0;
+  // Removes the `index`-th (from 1) header field called `name`, counting the
+  // fields the MTA showed the milter (smfi_chgheader with a null value).
+  virtual bool delete_header(std::string_view name, int index) = 0;
+  // Inserts a field at `position` (0: first) among all fields
+  // (smfi_insheader).
+  virtual bool insert_header(int position, std::string_view name, std::string_view value) = 0;
   virtual bool quarantine(std::string_view reason) = 0;
 };
 
@@ -59,6 +72,7 @@ struct MilterFeatures {
   bool no_reply_headers = false;
   bool no_reply_eoh = false;
   bool no_reply_body = false;
+  bool change_headers = false;  // SMFIF_CHGHDRS: header fields may be removed
 };
 
 class MilterConnection {
@@ -104,6 +118,13 @@ class MilterConnection {
   bool identity_done_ = false;
   bool in_transaction_ = false;
   std::optional<Verdict> held_;  // see hold()
+  // X-ESMTP-Inspect fields that came with the message: removed at the end of
+  // message, so that a sender cannot forge our verdicts.
+  int incoming_tags_ = 0;
+  // X-ESMTP-Inspect-SECRET fields (tag_secret), the policy service's: their
+  // values, in order, renamed at the end of message.
+  std::vector<std::string> policy_tags_;
+  std::string policy_tag_name_;  // "X-ESMTP-Inspect-SECRET", "" without a secret
   Session session_;
 };
 

@@ -106,7 +106,12 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
       for (std::size_t i = tags_prepended_; i < tags.size(); ++i)
         value += (value.empty() ? "" : ", ") + tags[i];
       tags_prepended_ = tags.size();
-      return "PREPEND X-ESMTP-Inspect: " + value;
+      // With tag_secret, under a name no sender can know: the milter or a
+      // header_checks REPLACE line renames it once the sender's own
+      // X-ESMTP-Inspect fields are removed (esmtp-inspect-policyd(8)).
+      const std::string& secret = s.config().tag_secret;
+      return fmt::format("PREPEND X-ESMTP-Inspect{}{}: {}", secret.empty() ? "" : "-", secret,
+                         value);
     }
   }
   return "DUNNO";

@@ -3,7 +3,8 @@
 // Maps Postfix policy requests to engine events (common/session.h) and the
 // verdicts back to an "action=" reply (esmtp-inspect.yaml(5), ACTIONS): reject/tempfail/
 // disconnect send the rule's reply, quarantine is HOLD, discard is DISCARD,
-// tag is PREPEND X-ESMTP-Inspect, anything else DUNNO.
+// tag is PREPEND X-ESMTP-Inspect (X-ESMTP-Inspect-SECRET with tag_secret),
+// anything else DUNNO.
 //
 // One policy connection carries the requests of many SMTP sessions, one after
 // another (Postfix's smtpd reuses it); a session is told apart by client

@@ -1763,6 +1763,84 @@ HANDWRITTEN = {
 }
 
 
+# ---- RFC 2231 parameters: the structure cannot be hidden (SPEC section 12) -------
+
+def rfc2231_param_cases():
+    # Python's email package writes a boundary too long for one line as RFC
+    # 2231 continuations with a charset; its parser and mail clients split
+    # the parts on it.
+    name = "mfn_2231_boundary_exe"
+    from email.message import EmailMessage
+    from email import policy as email_policy
+    m = EmailMessage()
+    for h in std_headers(name, "RFC 2231 boundary", mime=False):
+        k, _, v = h.partition(": ")
+        m[k] = v
+    m.set_content("Please see the attachment.\n")
+    m.add_attachment(PAYLOAD, maintype="application", subtype="octet-stream",
+                     filename="invoice.exe")
+    boundary = "=" * 15 + "2231" + "x" * 49 + "=="
+    assert len(boundary) == 70
+    m.set_boundary(boundary)
+    eml = m.as_bytes(policy=email_policy.default.clone(linesep="\r\n"))
+    assert b"boundary*0*=us-ascii''%3D%3D" in eml, eml[:400]
+    assert b"\r\n--" + boundary.encode() + b"\r\n" in eml
+    add(name, eml, [filename_denied("invoice.exe", "*.exe", "2", "filename")], "reject",
+        note="Written by Python's email package: a 70-octet boundary folded as boundary*0*="
+             "us-ascii''%3D...; boundary*1*=...: the boundary is decoded (RFC 2231) and part 2, "
+             "invoice.exe, is rejected by mime_filename.")
+
+    name = "menc_2231_boundary_segments"
+    b = "=_corpus_" + name
+    eml = message(std_headers(name) + ['Content-Type: multipart/mixed; boundary*0="%s";'
+                                       % b[:10], ' boundary*1="%s"' % b[10:]],
+                  multipart_body(b, [text_part(), part(
+                      ['Content-Type: application/octet-stream; name="data.bin"',
+                       "Content-Transfer-Encoding: x-uuencode"],
+                      ["begin 644 data.bin", "#86)C", "`", "end"])]))
+    add(name, eml, [reject("mime_encoding", "x-uuencode", "mime:2", limit="x-uuencode")], "reject",
+        note="boundary*0=\"...\"; boundary*1=\"...\" (RFC 2231 continuations, no charset): "
+             "part 2's x-uuencode is found.")
+
+    name = "mfn_boundary_after_300_params"
+    b = "=_corpus_" + name
+    junk = ";\r\n ".join("; ".join("x%d=1" % i for i in range(k, k + 20))
+                           for k in range(0, 300, 20))
+    eml = message(std_headers(name) + ["Content-Type: multipart/mixed; " + junk +
+                                       '; boundary="%s"' % b],
+                  multipart_body(b, [text_part(), attachment_part(
+                      ['Content-Type: application/octet-stream; name="setup.exe"'])]))
+    add(name, eml, [filename_denied("setup.exe", "*.exe", "2", "name")], "reject",
+        note="300 junk parameters before boundary=: the boundary is still read (no parameter "
+             "count can push it out of view) and part 2, setup.exe, is rejected.")
+
+    name = "mfl_2231_300_segments"
+    fn = "s" * 296 + ".pdf"
+    segs = ["filename*%d=\"%s\"" % (i, c) for i, c in enumerate(fn)]
+    eml = attachment_message(name, ["Content-Type: application/octet-stream",
+                                    "Content-Disposition: attachment;\r\n " +
+                                    ";\r\n ".join(segs)])
+    add(name, eml, [filename_too_long(fn, "2", "filename")], "reject",
+        note="filename*0 ... filename*299, one character each: assembled to 300 octets and "
+             "rejected by mime_filename_length (no cap on continuations below RFC 2231's).")
+
+    name = "mfn_2231_and_plain_exe"
+    eml = attachment_message(name, ["Content-Type: application/octet-stream",
+                                    'Content-Disposition: attachment; filename="invoice.exe"; '
+                                    "filename*=utf-8''invoice.pdf"])
+    add(name, eml, [filename_denied("invoice.exe", "*.exe", "2", "filename")], "reject",
+        note="filename=\"invoice.exe\"; filename*=utf-8''invoice.pdf: Python's email package "
+             "reads the first, Thunderbird the RFC 2231 one; both are checked and the .exe is "
+             "rejected.")
+
+    name = "mfn_2231_name_continuations_exe"
+    eml = attachment_message(name, ["Content-Type: application/octet-stream; "
+                                    "name*0*=utf-8''%E2%82%AC-rechnung; name*1*=%2E; name*2=exe"])
+    add(name, eml, [filename_denied("\u20ac-rechnung.exe", "*.exe", "2", "name")], "reject",
+        note="name*0*=utf-8''%E2%82%AC-rechnung; name*1*=%2E; name*2=exe: decoded and "
+             "assembled to \u20ac-rechnung.exe, rejected by mime_filename.")
+
+
 # ---------------------------------------------------------------------------
 
 def build():
@@ -1779,6 +1857,7 @@ def build():
     mode_cases()
     more_cases()
     monitor_chunk_cases()
+    rfc2231_param_cases()
 
 
 def outputs():

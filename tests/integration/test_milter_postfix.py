@@ -270,6 +270,30 @@ class Rules(PostfixMilter):
                                          "Content-Type: multipart/mixed; boundary=b"], body))
         self.assertTrue(r.has("554 5.6.0 Content encoding not allowed"), r.replies)
 
+    def test_rfc2231_boundary_hides_no_attachment(self):
+        """Python's email package writes a 70-octet boundary as RFC 2231
+        continuations (boundary*0*=us-ascii''...); the .exe in part 2 is
+        found and the message rejected with the rule's reply."""
+        msg = EmailMessage()
+        msg["From"] = self.sender()
+        msg["To"] = "b@example.net"
+        msg["Subject"] = "invoice"
+        msg.set_content("See attachment.\n")
+        msg.add_attachment(b"MZ", maintype="application", subtype="octet-stream",
+                           filename="invoice.exe")
+        msg.set_boundary("=" * 15 + "2231" + "x" * 49 + "==")
+        raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))
+        self.assertIn(b"boundary*0*=us-ascii''%3D", raw)
+        path = self.env.path("rfc2231.eml")
+        path.write_bytes(raw)
+        r = self.send(data=path)
+        self.assertTrue(r.has("550 5.7.1 Attachment type not allowed"), r.replies)
+        qid = self.rejected_queue_id()
+        line = harness.wait_until(lambda: harness.our_line(self.milter.log(), qid, "mime_filename"))
+        self.assertIn("action=reject rule=mime_filename actual=invoice.exe limit=*.exe "
+                      "where=mime:2 detail=filename=invoice.exe", line)
+        self.assertEqual(self.delivered(), [])
+
     def test_profile_exempts_gateway(self):
         r = self.send(client=("192.168.1.1", "esa.example.org"), helo="esa.example.org",
                       headers=["Subject: " + "g" * 2000])
@@ -335,6 +359,93 @@ class Monitor(PostfixMilter):
         self.assertIn(f"{qid}: action=log would=tempfail rule=recipient_count actual=101", log)
         self.assertIn(f"{qid}: action=log would=reject rule=header_line_length actual=1209", log)
         self.assertNotIn("action=reject", log)
+
+
+FORGED = ["X-ESMTP-Inspect: rule=fcrdns; result=pass",
+          "x-esmtp-inspect: rule=helo_matches_ptr; result=pass"]
+
+
+class ForgedTags(PostfixMilter):
+    """A sender's own X-ESMTP-Inspect fields never reach the mailbox: the
+    milter removes every one (smfi_chgheader) before adding ours."""
+
+    config = "rules:\n  to_fields_count: { max: 1, action: tag }\n"
+
+    def test_forged_removed_ours_delivered(self):
+        r = self.send(data=self.message(["To: a@example.net", FORGED[0], "Subject: hi",
+                                         FORGED[1], "To: b@example.net"]))
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = self.wait_delivered()[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"),
+                         ["rule=to_fields_count; result=fail; actual=2; limit=1"])
+        self.assertEqual(msg.header("Subject"), ["hi"])
+
+    def test_forged_removed_when_nothing_is_tagged(self):
+        r = self.send(data=self.message(["To: a@example.net", FORGED[0]]))
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = self.wait_delivered()[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [])
+        self.assertEqual(msg.header("To"), ["a@example.net"])
+
+
+SECRET = "k3X9wq0Lr7Vb2Nc5"
+
+
+class BothDaemons(unittest.TestCase):
+    """The policy service (identity rules, PREPEND at RCPT) and the milter
+    (content rules) on one Postfix: the policy service's header survives, a
+    forged one is removed, the milter's tag is added. Postfix shows the milter
+    the PREPENDed field first, as if the sender had written it (found with
+    this Postfix: its own Received: is hidden, nothing else marks where the
+    sender's fields begin); with tag_secret the policy service PREPENDs
+    X-ESMTP-Inspect-SECRET and the milter renames it."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.env = harness.Env("both-pf")
+        cls.dns = dns.Unbound(cls.env)
+        cls.sink = harness.Sink(cls.env)
+        cls.policyd = harness.Policyd(
+            cls.env, f"dns: {{ servers: {cls.dns.servers}, timeout: 1s, tries: 2 }}\n"
+                     f"identity: {{ self: {{ names: [mx.test.example] }} }}\ntag_secret: {SECRET}\n"
+        ).start()
+        cls.milter = harness.Milter(
+            cls.env, f"tag_secret: {SECRET}\nrules:\n  to_fields_count: {{ max: 1, action: tag }}\n"
+        ).start()
+        cls.postfix = harness.Postfix(
+            cls.env, cls.sink, milters=[cls.milter.postfix_spec],
+            extra={"smtpd_recipient_restrictions":
+                   f"check_policy_service {cls.policyd.postfix_spec}"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def deliver(self, sender, client, headers):
+        path = self.env.path(f"{self._testMethodName}.eml")
+        harness.write_message(path, [f"From: {sender}"] + headers)
+        r = harness.swaks(self.postfix.port, sender=sender, client=client, helo=client[1],
+                          data=path)
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        return harness.wait_until(lambda: [m for m in self.sink.messages()
+                                           if m.mail_from == f"<{sender}>"], timeout=20)[0]
+
+    def test_policy_header_survives_forged_removed(self):
+        msg = self.deliver("both-forged@example.org", ("203.0.113.7", "elsewhere.example.org"),
+                           ["To: a@example.net", FORGED[0], "To: b@example.net", FORGED[1]])
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [
+            "rule=fcrdns; result=fail, rule=helo_matches_client; result=fail, "
+            "rule=helo_matches_ptr; result=none",
+            "rule=to_fields_count; result=fail; actual=2; limit=1"])
+        self.assertEqual(msg.header(f"X-ESMTP-Inspect-{SECRET}"), [])
+        # The policy service's field is still the first one.
+        self.assertEqual(msg.headers[0][0].lower(), "received")
+        self.assertEqual(msg.headers[1][0], "X-ESMTP-Inspect")
+
+    def test_forged_removed_for_a_good_client(self):
+        msg = self.deliver("both-good@example.org", ("203.0.113.5", "mx.example.org"),
+                           ["To: a@example.net", FORGED[0]])
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [])
 
 
 class Identity(unittest.TestCase):

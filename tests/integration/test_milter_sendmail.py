@@ -324,6 +324,19 @@ rules:
         self.assertIn(b"\nX-ESMTP-Inspect: rule=to_fields_count; result=fail; actual=2; "
                       b"limit=1\n", msg.raw)
 
+    def test_forged_tag_headers_removed_ours_added(self):
+        """Sendmail numbers the fields by name as it showed them to the milter:
+        both forged fields go, the other headers and ours stay."""
+        r = self.send(data=self.message([
+            "X-ESMTP-Inspect: rule=fcrdns; result=pass", "To: a@example.net",
+            "x-esmtp-inspect: rule=helo_matches_ptr; result=pass", "To: b@example.net",
+            "Subject: forged"]))
+        msg = self.wait_delivered(self.accepted_id(r))[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"),
+                         ["rule=to_fields_count; result=fail; actual=2; limit=1"])
+        self.assertEqual(msg.header("To"), ["a@example.net", "b@example.net"])
+        self.assertEqual(msg.header("Subject"), ["forged"])
+
     def test_discard_is_accepted_not_delivered_and_logged_as_warning(self):
         sender = "x@discard.example"
         r = self.send(sender=sender)

@@ -163,7 +163,7 @@ class MiltertestCase(unittest.TestCase):
 
 class Body(MiltertestCase):
     def test_body_without_eoh(self):
-        """Scenario 1a: NOHDRS/NOEOH negotiated, body right after DATA."""
+        """Scenario 1a: NOEOH negotiated, no header, body right after DATA."""
         m = self.start_milter("""
 rules:
   header_line_length: { action: off }

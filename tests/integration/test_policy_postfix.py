@@ -299,3 +299,39 @@ class Spawn(PolicyPostfix):
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
+
+
+SECRET = "k3X9wq0Lr7Vb2Nc5"
+
+
+class ForgedTagHeaderChecks(PolicyPostfix):
+    """The policy service alone cannot see the message, so it cannot remove a
+    sender's X-ESMTP-Inspect field: the two header_checks lines documented in
+    esmtp-inspect-policyd(8) do. Postfix applies header_checks to the fields
+    a policy service PREPENDs too (found with this Postfix: a plain IGNORE
+    line removed ours as well), so the policy service PREPENDs under the
+    secret name (tag_secret) and a REPLACE line renames it; Postfix does not
+    run header_checks again on the replaced field."""
+
+    config = SELF + f"tag_secret: {SECRET}\n"
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        checks = cls.env.path("header_checks")
+        checks.write_text(f"/^X-ESMTP-Inspect-{SECRET}:(.*)/ REPLACE X-ESMTP-Inspect:${{1}}\n"
+                          "/^X-ESMTP-Inspect:/ IGNORE\n")
+        cls.postfix.set(header_checks=f"regexp:{checks}")
+
+    def test_forged_removed_ours_kept(self):
+        path = self.env.path("forged.eml")
+        harness.write_message(path, [f"From: {self.sender()}", "To: b@example.net",
+                                     "X-ESMTP-Inspect: rule=fcrdns; result=pass",
+                                     "x-esmtp-inspect: rule=helo_matches_ptr; result=pass"])
+        r = self.send(("203.0.113.7", "elsewhere.example.org"), "mx.example.org", data=path)
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        msg = self.delivered()[0]
+        self.assertEqual(msg.header("X-ESMTP-Inspect"), [
+            "rule=fcrdns; result=fail, rule=helo_matches_client; result=fail, "
+            "rule=helo_matches_ptr; result=none"])
+        self.assertEqual(msg.header(f"X-ESMTP-Inspect-{SECRET}"), [])

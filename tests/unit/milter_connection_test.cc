@@ -17,7 +17,7 @@ using ::testing::ElementsAre;
 
 struct FakeMta : MtaContext {
   std::map<std::string, std::string> macros;
-  std::vector<std::string> replies, headers, quarantines;
+  std::vector<std::string> replies, headers, quarantines, deleted;
 
   std::optional<std::string> macro(const char* name) override {
     auto it = macros.find(name);
@@ -30,6 +30,14 @@ struct FakeMta : MtaContext {
   }
   bool add_header(std::string_view n, std::string_view v) override {
     headers.push_back(std::string(n) + ":" + std::string(v));
+    return true;
+  }
+  bool insert_header(int position, std::string_view n, std::string_view v) override {
+    headers.push_back(std::to_string(position) + ">" + std::string(n) + ":" + std::string(v));
+    return true;
+  }
+  bool delete_header(std::string_view n, int index) override {
+    deleted.push_back(std::string(n) + "#" + std::to_string(index));
     return true;
   }
   bool quarantine(std::string_view reason) override {
@@ -137,6 +145,69 @@ TEST_F(MilterConnectionTest, TagAndQuarantineAtEndOfMessage) {
   EXPECT_THAT(mta_.headers,
               ElementsAre("X-ESMTP-Inspect: rule=to_fields_count; result=fail; actual=2; limit=1"));
   EXPECT_THAT(mta_.quarantines, ElementsAre("esmtp-inspect rule=header_line_length"));
+}
+
+// A sender's X-ESMTP-Inspect fields are removed (last first, numbered among
+// the fields of that name the MTA showed us) before ours is added, in every
+// letter case, and only in the message that had them.
+TEST_F(MilterConnectionTest, ForgedTagHeadersAreRemovedBeforeOursIsAdded) {
+  MilterFeatures f{true, true, true};
+  f.change_headers = true;
+  start("rules: { to_fields_count: { max: 1, action: tag } }", f);
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  conn_->header(mta_, "X-ESMTP-Inspect", " rule=fcrdns; result=pass");
+  conn_->header(mta_, "To", " a@example.net");
+  conn_->header(mta_, "x-esmtp-inspect", " rule=helo_matches_ptr; result=pass");
+  conn_->header(mta_, "To", " b@example.net");
+  conn_->eoh(mta_);
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kContinue);
+  EXPECT_THAT(mta_.deleted, ElementsAre("X-ESMTP-Inspect#2", "X-ESMTP-Inspect#1"));
+  EXPECT_THAT(mta_.headers,
+              ElementsAre("X-ESMTP-Inspect: rule=to_fields_count; result=fail; actual=2; limit=1"));
+  // The next message on the connection has none: nothing is removed.
+  mta_.deleted.clear();
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  conn_->header(mta_, "Subject", " clean");
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kContinue);
+  EXPECT_TRUE(mta_.deleted.empty());
+  // Also when no rule tags, and when the header stage was unanswered.
+  f.no_reply_headers = true;
+  start("", f);
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  conn_->header(mta_, "X-ESMTP-Inspect", " rule=fcrdns; result=pass");
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kContinue);
+  EXPECT_THAT(mta_.deleted, ElementsAre("X-ESMTP-Inspect#1"));
+}
+
+// With tag_secret, the policy service's PREPENDed fields (named
+// X-ESMTP-Inspect-SECRET, shown to the milter first) are renamed in place;
+// the sender's X-ESMTP-Inspect fields are removed.
+TEST_F(MilterConnectionTest, PolicyServiceTagsAreRenamedForgedOnesRemoved) {
+  MilterFeatures f{true, true, true};
+  f.change_headers = true;
+  start("tag_secret: 0123456789abcdefXYZ\n", f);
+  mail("<a@example.org>");
+  rcpt("<b@example.net>");
+  conn_->header(mta_, "X-ESMTP-Inspect-0123456789abcdefXYZ", " rule=fcrdns; result=fail");
+  conn_->header(mta_, "X-ESMTP-Inspect", " rule=fcrdns; result=pass");
+  conn_->header(mta_, "X-ESMTP-Inspect-0123456789abcdefxyz", " rule=helo_resolves; result=none");
+  conn_->header(mta_, "X-ESMTP-Inspect-wrongsecret00000", " rule=x; result=pass");
+  EXPECT_EQ(conn_->eom(mta_), MilterStatus::kContinue);
+  EXPECT_THAT(mta_.deleted,
+              ElementsAre("X-ESMTP-Inspect#1", "X-ESMTP-Inspect-0123456789abcdefXYZ#2",
+                          "X-ESMTP-Inspect-0123456789abcdefXYZ#1"));
+  EXPECT_THAT(mta_.headers, ElementsAre("0>X-ESMTP-Inspect: rule=helo_resolves; result=none",
+                                        "0>X-ESMTP-Inspect: rule=fcrdns; result=fail"));
+}
+
+TEST(TagSecret, LettersAndDigitsSixteenToSixtyFour) {
+  EXPECT_TRUE(load_config_string("tag_secret: 0123456789abcdef").ok());
+  EXPECT_FALSE(load_config_string("tag_secret: short").ok());
+  EXPECT_FALSE(load_config_string("tag_secret: 0123456789abcdef-").ok());
+  EXPECT_FALSE(load_config_string("tag_secret: " + std::string(65, 'a')).ok());
 }
 
 TEST_F(MilterConnectionTest, DiscardAndSkip) {

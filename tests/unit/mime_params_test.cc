@@ -144,6 +144,96 @@ TEST(Rfc2047, NotAnEncodedWordIsLiteral) {
   EXPECT_EQ(d.text, "a=?b.txt");
 }
 
+// RFC 2231 applies to every parameter, not only to filenames: a boundary
+// written as Python's email package writes long ones must be the boundary.
+TEST(Rfc2231, BoundaryInEveryForm) {
+  auto boundary = [](std::string_view field, bool* decoded = nullptr) {
+    auto d = decoded_param(parse_structured_field(field), "boundary", EncodedWords::kNo);
+    if (!d) return std::string("<none>");
+    if (decoded) *decoded = d->decoded;
+    return d->text;
+  };
+  EXPECT_EQ(boundary("multipart/mixed; boundary*0*=us-ascii''%3D%3D%3Dpart; "
+                     "boundary*1*=-2231-%3D%3D"),
+            "===part-2231-==");
+  EXPECT_EQ(boundary("multipart/mixed; boundary*0=\"abc\"; boundary*1=\"def\""), "abcdef");
+  EXPECT_EQ(boundary("multipart/mixed; boundary*=''plain%2Done"), "plain-one");
+  EXPECT_EQ(boundary("multipart/mixed; BOUNDARY*=utf-8'en'x"), "x");
+  // Clients never read RFC 2047 words in a boundary.
+  EXPECT_EQ(boundary("multipart/mixed; boundary=\"=?utf-8?q?a?=\""), "=?utf-8?q?a?=");
+  bool decoded = true;
+  EXPECT_EQ(boundary("multipart/mixed; boundary*0*=us-ascii''a; boundary*2*=c", &decoded),
+            "us-ascii''ac");
+  EXPECT_FALSE(decoded);
+}
+
+TEST(Rfc2231, CharsetParameterIsDecodedToo) {
+  auto d = decoded_param(parse_structured_field("text/plain; charset*=''utf-8"), "charset",
+                         EncodedWords::kNo);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->text, "utf-8");
+}
+
+TEST(Rfc2231, ManyContinuationsKeepTheirTail) {
+  std::string f = "attachment";
+  for (int i = 0; i < 400; ++i) f += "; filename*" + std::to_string(i) + "=\"a\"";
+  f += "; filename*400=\".exe\"";
+  auto d = decoded_param(parse_structured_field(f, {"filename"}), "filename");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->text, std::string(400, 'a') + ".exe");
+}
+
+// Junk parameters cannot push the ones a caller reads out of view.
+TEST(StructuredField, WantedParametersAreKeptAfterAnyNumberOfOthers) {
+  std::string f = "multipart/mixed";
+  for (int i = 0; i < 1000; ++i) f += "; p=v";
+  f += "; boundary*0*=us-ascii''b; boundary*1*=2";
+  auto parsed = parse_structured_field(f, {"boundary"});
+  ASSERT_EQ(parsed.params.size(), 2u);
+  auto d = decoded_param(parsed, "boundary", EncodedWords::kNo);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->text, "b2");
+}
+
+// Linearity is checked by counting the octets looked at, not by timing:
+// every function adds its work to a step counter (mime_params.h).
+std::uint64_t steps_for(const std::string& field) {
+  std::uint64_t steps = 0;
+  auto f = parse_structured_field(field, {}, &steps);
+  for (std::string_view name : {"filename", "name", "boundary", "charset"})
+    (void)decoded_param(f, name, EncodedWords::kYes, &steps);
+  (void)decode_rfc2047(field, &steps);
+  return steps;
+}
+
+std::string repeat(std::string_view unit, std::size_t octets) {
+  std::string s;
+  while (s.size() + unit.size() <= octets) s += unit;
+  return s;
+}
+
+TEST(Linearity, Rfc2047PathologicalInputsCostStepsInProportion) {
+  constexpr std::size_t kSize = 100 * 1024;
+  for (std::string_view unit :
+       {"=?a?b?Z", "=?", "=?a?", "=?a?q?", "?=", "=?a?q?=?=", "=?utf-8?q?a?= ", "=?=?a?b?"}) {
+    const std::string text = repeat(unit, kSize);
+    std::uint64_t steps = 0;
+    (void)decode_rfc2047(text, &steps);
+    EXPECT_LE(steps, kStepsPerOctet * text.size() + kStepsFixed) << unit;
+    // As a quoted filename, through the whole parameter path.
+    const std::string field = "attachment; filename=\"" + text + "\"";
+    EXPECT_LE(steps_for(field), kStepsPerOctet * field.size() + kStepsFixed) << unit;
+  }
+}
+
+TEST(Linearity, ParametersAndContinuationsCostStepsInProportion) {
+  for (std::string_view unit : {"; filename*0*=a", "; filename*999=x", "; name*=utf-8''%41",
+                                "; a=b", "; (((", "; filename=\"=?a?b?Z"}) {
+    const std::string field = "attachment" + repeat(unit, 64 * 1024);
+    EXPECT_LE(steps_for(field), kStepsPerOctet * field.size() + kStepsFixed) << unit;
+  }
+}
+
 TEST(Charset, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("plain"));
   EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));

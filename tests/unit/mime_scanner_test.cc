@@ -70,6 +70,47 @@ TEST(MimeScanner, NestedMultipartPathsAndFilenames) {
   EXPECT_EQ(scan("multipart/mixed; boundary=outer", kNested), want);
 }
 
+// Python's email package writes a long boundary in RFC 2231 form; its
+// parser and mail clients split the parts on it, so the scanner must too.
+TEST(MimeScanner, Rfc2231BoundaryIsTheBoundary) {
+  const std::string body =
+      "--=====long-boundary==\r\n"
+      "Content-Type: text/plain\r\n"
+      "\r\n"
+      "hi\r\n"
+      "--=====long-boundary==\r\n"
+      "Content-Type: application/octet-stream; name*=utf-8''invoice%2Eexe\r\n"
+      "Content-Disposition: attachment; filename*0*=utf-8''invoice; filename*1=\".exe\"\r\n"
+      "Content-Transfer-Encoding: x-uuencode\r\n"
+      "\r\n"
+      "AAAA\r\n"
+      "--=====long-boundary==--\r\n";
+  Events want{"file 2 name=invoice.exe", "file 2 filename=invoice.exe", "cte 2 x-uuencode"};
+  EXPECT_EQ(scan("multipart/mixed; boundary*0*=us-ascii''%3D%3D%3D%3D%3Dlong-;\r\n"
+                 " boundary*1*=boundary%3D%3D",
+                 body),
+            want);
+  EXPECT_EQ(scan("multipart/mixed; boundary*0=\"=====long-\"; boundary*1=\"boundary==\"", body),
+            want);
+}
+
+// filename= and filename*= naming different files: Thunderbird shows the
+// RFC 2231 one, Python's email package the first; both are reported.
+TEST(MimeScanner, BothFormsOfAFilenameAreReported) {
+  const std::string body =
+      "--b\r\n"
+      "Content-Disposition: attachment; filename=\"invoice.exe\"; filename*=utf-8''invoice.pdf\r\n"
+      "\r\n"
+      "AAAA\r\n"
+      "--b\r\n"
+      "Content-Disposition: attachment; filename=\"same.pdf\"; filename*=utf-8''same.pdf\r\n"
+      "\r\n"
+      "--b--\r\n";
+  Events want{"file 1 filename=invoice.pdf", "file 1 filename=invoice.exe",
+              "file 2 filename=same.pdf"};
+  EXPECT_EQ(scan("multipart/mixed; boundary=b", body), want);
+}
+
 TEST(MimeScanner, SameEventsForEveryChunking) {
   Events whole = scan("multipart/mixed; boundary=outer", kNested);
   for (std::size_t chunk = 1; chunk < 40; ++chunk)

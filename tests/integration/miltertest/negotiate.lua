@@ -74,7 +74,7 @@ run(function()
                        SMFIP_NOHDRS = false, SMFIP_NOBODY = false, SMFIP_NOEOH = false,
                        SMFIF_ADDHDRS = true, SMFIF_QUARANTINE = true, SMFIF_SETSYMLIST = true,
                        SMFIF_CHGBODY = false, SMFIF_ADDRCPT = false, SMFIF_DELRCPT = false,
-                       SMFIF_CHGHDRS = false}, "full offer")
+                       SMFIF_CHGHDRS = true}, "full offer")
   check_no_reply(conn, true, "full offer")
   exercise(conn, "full offer", "NEGFULL", " " .. TAG)
   mt.disconnect(conn)
