@@ -115,8 +115,12 @@ struct Config {
   // Empty, or the private suffix of the header field the policy service
   // PREPENDs (X-ESMTP-Inspect-SECRET), which the milter or a header_checks
   // REPLACE line renames to X-ESMTP-Inspect once every incoming
-  // X-ESMTP-Inspect is gone.
+  // X-ESMTP-Inspect is gone. As configured, tag_secret_setting is "auto"
+  // (the default: derived from /etc/machine-id, so both daemons on one
+  // machine agree; empty when the machine has no ID), "none" (empty) or the
+  // secret itself.
   std::string tag_secret;
+  std::string tag_secret_setting = "auto";
   LogConfig log;
   MilterConfig milter;
   PolicyConfig policy;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-id128.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -274,25 +275,33 @@ const Setting kSettings[] = {
        return {};
      },
      [](const Config& c) { return str_node(to_string(c.mode)); }, 0, 0, "enforce|monitor"},
-    {"tag_secret", SettingType::kString, "\"\"",
-     "Set it (16 to 64 letters and digits, the same for both daemons) when "
-     "esmtp-inspect-policyd tags for an MTA: the policy service then PREPENDs its tags as "
-     "X-ESMTP-Inspect-SECRET, and the milter (or the header_checks lines in "
-     "esmtp-inspect-policyd(8)) renames that field to X-ESMTP-Inspect after removing every "
-     "X-ESMTP-Inspect the sender wrote. Empty: the policy service PREPENDs X-ESMTP-Inspect, "
+    {"tag_secret", SettingType::kString, "auto",
+     "The private name under which esmtp-inspect-policyd PREPENDs its tags "
+     "(X-ESMTP-Inspect-SECRET), so that the milter can tell them from X-ESMTP-Inspect fields a "
+     "sender wrote: it removes every one of those, then renames the policy service's fields to "
+     "X-ESMTP-Inspect (without the milter, the header_checks lines in esmtp-inspect-policyd(8) "
+     "do it). auto: a secret derived from /etc/machine-id (sd_id128_get_machine_app_specific(3)), "
+     "the same for both daemons on one machine and unknown to senders; on a machine without an "
+     "ID it acts as none. Set the same 16 to 64 letters and digits in both daemons' files when "
+     "they run on different machines. none: the policy service PREPENDs X-ESMTP-Inspect itself, "
      "which a milter on the same MTA removes with the forged ones.",
      [](Config& c, const YAML::Node& n, const Setting&) -> Err {
-       if (auto e = as_scalar(n, c.tag_secret)) return e;
-       const auto& s = c.tag_secret;
-       if (!s.empty() &&
-           (s.size() < 16 || s.size() > 64 || !std::all_of(s.begin(), s.end(), [](char ch) {
-              return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                     (ch >= 'A' && ch <= 'Z');
-            })))
-         return std::string("must be 16 to 64 letters and digits");
+       std::string s;
+       if (auto e = as_scalar(n, s)) return e;
+       if (s == "auto" || s == "none") {
+         c.tag_secret_setting = s;
+         c.tag_secret.clear();
+         return {};
+       }
+       if (s.size() < 16 || s.size() > 64 || !std::all_of(s.begin(), s.end(), [](char ch) {
+             return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+                    (ch >= 'A' && ch <= 'Z');
+           }))
+         return std::string("must be auto, none, or 16 to 64 letters and digits");
+       c.tag_secret_setting = c.tag_secret = s;
        return {};
      },
-     [](const Config& c) { return str_node(c.tag_secret); }},
+     [](const Config& c) { return str_node(c.tag_secret_setting); }},
 
     {"log", SettingType::kGroup, "",
      "Where decisions are logged: one line per non-continue verdict (see LOGGING in "
@@ -989,6 +998,18 @@ void comment(std::string& out, std::string_view indent, std::string_view text) {
 
 }  // namespace
 
+std::string machine_tag_secret() {
+  // Our application ID: the machine's ID is hashed with it (HMAC-SHA256), so
+  // the result tells nothing about the machine ID and is the same for every
+  // process of esmtp-inspect on this machine.
+  constexpr sd_id128_t kApp =
+      SD_ID128_MAKE(5e, 2c, 41, 9a, 0b, 7d, 4f, 63, 9e, 18, c2, 7a, 31, f0, 4d, 86);
+  sd_id128_t id;
+  if (sd_id128_get_machine_app_specific(kApp, &id) < 0) return {};
+  char text[SD_ID128_STRING_MAX];
+  return sd_id128_to_string(id, text);
+}
+
 std::string ConfigError::str() const {
   if (line == 0) return fmt::format("{}: {}", file, message);
   return fmt::format("{}:{}:{}: {}", file, line, column, message);
@@ -1016,6 +1037,7 @@ LoadResult load_config_string(std::string_view yaml, const std::string& name) {
   } catch (const YAML::Exception& e) {
     loader.error(e.mark, "", e.msg);
   }
+  if (c->tag_secret_setting == "auto") c->tag_secret = machine_tag_secret();
   if (result.errors.empty()) result.config = std::move(c);
   return result;
 }

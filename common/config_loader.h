@@ -43,6 +43,11 @@ struct LoadResult {
 };
 
 LoadResult load_config_file(const std::string& path);
+
+// tag_secret: auto (esmtp-inspect.yaml(5)): 32 hex digits derived from
+// /etc/machine-id, the same in every process on this machine; empty when the
+// machine has no ID.
+std::string machine_tag_secret();
 LoadResult load_config_string(std::string_view yaml, const std::string& name = "<config>");
 
 // The built-in defaults (what an empty file yields).

@@ -407,6 +407,12 @@ DaemonStart start_daemon(const std::string& config_arg, const std::string& tag, 
   }
   if (check_only) {
     std::cout << s.config_path << ": configuration is valid\n";
+    // For the header_checks lines of a policy service without the milter.
+    const Config& c = *loaded.config;
+    std::cout << "policy service tags are PREPENDed as X-ESMTP-Inspect"
+              << (c.tag_secret.empty() ? "" : "-" + c.tag_secret)
+              << " (tag_secret: " << (c.tag_secret_setting == c.tag_secret ? "set" : c.tag_secret_setting)
+              << ")\n";
     s.exit_code = 0;
     return s;
   }

@@ -46,7 +46,8 @@ class DaemonMode(unittest.TestCase):
         conf = self.env.path("policyd.yaml")
         pidfile = self.env.run_dir() / "policyd.pid"
         conf.write_text(f'log: {{ to: "file:{log}" }}\npolicy: {{ user: nobody, group: postfix }}\n'
-                        f"dns: {{ servers: {self.dns.servers}, timeout: 1s, tries: 1 }}\n")
+                        f"dns: {{ servers: {self.dns.servers}, timeout: 1s, tries: 1 }}\n"
+                        "tag_secret: none\n")
         harness.subprocess.run([str(harness.BIN / "esmtp-inspect-policyd"), "-c", str(conf),
                                 "-l", f"inet:127.0.0.1:{port}", "--pidfile", str(pidfile)],
                                check=True, timeout=10)

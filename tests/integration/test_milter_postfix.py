@@ -400,6 +400,8 @@ class BothDaemons(unittest.TestCase):
     sender's fields begin); with tag_secret the policy service PREPENDs
     X-ESMTP-Inspect-SECRET and the milter renames it."""
 
+    secret = f"tag_secret: {SECRET}\n"
+
     @classmethod
     def setUpClass(cls):
         cls.env = harness.Env("both-pf")
@@ -407,10 +409,10 @@ class BothDaemons(unittest.TestCase):
         cls.sink = harness.Sink(cls.env)
         cls.policyd = harness.Policyd(
             cls.env, f"dns: {{ servers: {cls.dns.servers}, timeout: 1s, tries: 2 }}\n"
-                     f"identity: {{ self: {{ names: [mx.test.example] }} }}\ntag_secret: {SECRET}\n"
+                     f"identity: {{ self: {{ names: [mx.test.example] }} }}\n{cls.secret}"
         ).start()
         cls.milter = harness.Milter(
-            cls.env, f"tag_secret: {SECRET}\nrules:\n  to_fields_count: {{ max: 1, action: tag }}\n"
+            cls.env, f"{cls.secret}rules:\n  to_fields_count: {{ max: 1, action: tag }}\n"
         ).start()
         cls.postfix = harness.Postfix(
             cls.env, cls.sink, milters=[cls.milter.postfix_spec],
@@ -437,7 +439,8 @@ class BothDaemons(unittest.TestCase):
             "rule=fcrdns; result=fail, rule=helo_matches_client; result=fail, "
             "rule=helo_matches_ptr; result=none",
             "rule=to_fields_count; result=fail; actual=2; limit=1"])
-        self.assertEqual(msg.header(f"X-ESMTP-Inspect-{SECRET}"), [])
+        self.assertEqual([n for n, _ in msg.headers if n.lower().startswith("x-esmtp-inspect-")],
+                         [])
         # The policy service's field is still the first one.
         self.assertEqual(msg.headers[0][0].lower(), "received")
         self.assertEqual(msg.headers[1][0], "X-ESMTP-Inspect")
@@ -446,6 +449,13 @@ class BothDaemons(unittest.TestCase):
         msg = self.deliver("both-good@example.org", ("203.0.113.5", "mx.example.org"),
                            ["To: a@example.net", FORGED[0]])
         self.assertEqual(msg.header("X-ESMTP-Inspect"), [])
+
+
+class BothDaemonsByDefault(BothDaemons):
+    """The same without tag_secret in either file (the package's files):
+    both daemons derive the same secret from /etc/machine-id (auto)."""
+
+    secret = ""
 
 
 class Identity(unittest.TestCase):
@@ -578,7 +588,14 @@ class Daemon(unittest.TestCase):
         out = subprocess.run([str(harness.BIN / "esmtp-inspect-milter"), "-c", str(conf),
                               "--check-config"], capture_output=True, text=True)
         self.assertEqual(out.returncode, 0, out.stderr)
-        self.assertEqual(out.stdout, f"{conf}: configuration is valid\n")
+        self.assertRegex(out.stdout, "^" + re.escape(f"{conf}: configuration is valid\n") +
+                         r"policy service tags are PREPENDed as X-ESMTP-Inspect-[0-9a-f]{32} "
+                         r"\(tag_secret: auto\)\n$")
+        conf.write_text("milter: { user: nobody, group: postfix }\ntag_secret: none\n")
+        out = subprocess.run([str(harness.BIN / "esmtp-inspect-milter"), "-c", str(conf),
+                              "--check-config"], capture_output=True, text=True)
+        self.assertEqual(out.stdout, f"{conf}: configuration is valid\npolicy service tags are "
+                                     "PREPENDed as X-ESMTP-Inspect (tag_secret: none)\n")
 
 
 if __name__ == "__main__":

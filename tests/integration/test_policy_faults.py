@@ -145,7 +145,8 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         hole.bind(("127.0.0.1", 0))  # bound, never answers
         self.addCleanup(hole.close)
         port = hole.getsockname()[1]
-        self.start(f'dns: {{ servers: ["127.0.0.1:{port}"], timeout: 300ms, tries: 2 }}\n')
+        self.start(f'dns: {{ servers: ["127.0.0.1:{port}"], timeout: 300ms, tries: 2 }}\n'
+                   "tag_secret: none\n")
         budget = 0.6
         results = []
 

@@ -208,6 +208,9 @@ TEST(TagSecret, LettersAndDigitsSixteenToSixtyFour) {
   EXPECT_FALSE(load_config_string("tag_secret: short").ok());
   EXPECT_FALSE(load_config_string("tag_secret: 0123456789abcdef-").ok());
   EXPECT_FALSE(load_config_string("tag_secret: " + std::string(65, 'a')).ok());
+  EXPECT_EQ(load_config_string("tag_secret: none").config->tag_secret, "");
+  EXPECT_EQ(load_config_string("").config->tag_secret, machine_tag_secret());
+  EXPECT_EQ(load_config_string("tag_secret: auto").config->tag_secret, machine_tag_secret());
 }
 
 TEST_F(MilterConnectionTest, DiscardAndSkip) {

@@ -81,7 +81,7 @@ TEST_F(PolicyHandlerTest, SenderRulesAndSizeAtMail) {
 }
 
 TEST_F(PolicyHandlerTest, IdentityTagBecomesOnePrepend) {
-  start();
+  start("tag_secret: none");
   IdentityReport report;
   report.results[static_cast<std::size_t>(CheckId::kFcrdns)] = CheckResult::kFail;
   report.results[static_cast<std::size_t>(CheckId::kHeloMatchesPtr)] = CheckResult::kNone;
@@ -94,6 +94,26 @@ TEST_F(PolicyHandlerTest, IdentityTagBecomesOnePrepend) {
   PolicyRequest r2 = req("RCPT", {{"recipient", "c@example.net"}});
   EXPECT_FALSE(handler_->prepare(r2).has_value());
   EXPECT_EQ(handler_->finish(r2, nullptr), "DUNNO");
+}
+
+// tag_secret: auto (the default) names the field after the machine's
+// derived secret, which the milter on the same machine derives too.
+TEST_F(PolicyHandlerTest, IdentityTagUnderTheMachinesSecretByDefault) {
+  const std::string secret = machine_tag_secret();
+  if (secret.empty()) GTEST_SKIP() << "this machine has no /etc/machine-id";
+  EXPECT_EQ(secret.size(), 32u);
+  EXPECT_EQ(machine_tag_secret(), secret);
+  start();
+  IdentityReport report;
+  report.results[static_cast<std::size_t>(CheckId::kFcrdns)] = CheckResult::kFail;
+  PolicyRequest r = req("RCPT", {{"recipient", "b@example.net"}});
+  ASSERT_TRUE(handler_->prepare(r).has_value());
+  EXPECT_EQ(handler_->finish(r, &report),
+            "PREPEND X-ESMTP-Inspect-" + secret + ": rule=fcrdns; result=fail");
+  start("tag_secret: 0123456789abcdefXYZ");
+  ASSERT_TRUE(handler_->prepare(r).has_value());
+  EXPECT_EQ(handler_->finish(r, &report),
+            "PREPEND X-ESMTP-Inspect-0123456789abcdefXYZ: rule=fcrdns; result=fail");
 }
 
 TEST_F(PolicyHandlerTest, HeloSyntaxRejectAndTemperror) {
