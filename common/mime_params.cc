@@ -7,6 +7,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "common/text.h"
+
 namespace esmtp {
 namespace {
 
@@ -67,15 +69,10 @@ bool is_wsp(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-std::string_view trim(std::string_view s) {
+std::string_view trim_wsp(std::string_view s) {
   while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
   while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 // A cursor over a field body that skips RFC 822 comments. Comments nest;
@@ -311,7 +308,7 @@ StructuredField parse_structured_field(std::string_view body,
   StructuredField f;
   Cursor c(body);
   c.skip_cfws();
-  f.value = to_lower(trim(c.until(";")), steps);
+  f.value = to_lower(trim_wsp(c.until(";")), steps);
   auto keep = [&](std::string_view name) {
     if (wanted.size() == 0) return f.params.size() < kMaxParams;
     std::string_view base = name.substr(0, name.find('*'));
@@ -321,7 +318,7 @@ StructuredField parse_structured_field(std::string_view body,
   while (!c.done() && (wanted.size() > 0 || f.params.size() < kMaxParams)) {
     if (c.peek() == ';') c.advance();
     c.skip_cfws();
-    std::string name = to_lower(trim(c.until("=;")), steps);
+    std::string name = to_lower(trim_wsp(c.until("=;")), steps);
     if (c.done() || c.peek() == ';') continue;  // attribute without a value
     c.advance();                                // '='
     c.skip_cfws();
@@ -331,7 +328,7 @@ StructuredField parse_structured_field(std::string_view body,
       // Whatever follows the closing quote up to ';' is junk; skip it.
       (void)c.until(";");
     } else {
-      value = std::string(trim(c.until(";")));
+      value = std::string(trim_wsp(c.until(";")));
     }
     if (!name.empty() && keep(name)) f.params.push_back({std::move(name), std::move(value)});
   }

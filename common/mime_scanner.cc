@@ -3,21 +3,12 @@
 #include <algorithm>
 #include <array>
 
+#include "common/text.h"
+
 namespace esmtp {
 namespace {
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-std::string_view trim(std::string_view s) {
+std::string_view trim_blanks(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
     s.remove_suffix(1);
@@ -341,7 +332,7 @@ void MimeScanner::flush_field() {
   std::string_view f(field_);
   std::size_t colon = f.find(':');
   if (colon != std::string_view::npos && colon > 0 && f[0] != ' ' && f[0] != '\t')
-    field(trim(f.substr(0, colon)), f.substr(colon + 1));
+    field(trim_blanks(f.substr(0, colon)), f.substr(colon + 1));
   field_.clear();
 }
 

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/text.h"
+
 namespace esmtp {
 namespace {
 
@@ -23,13 +25,6 @@ std::string shown(std::string_view s) {
   std::size_t cut = kShownMax;
   while (cut > kShownMax - 3 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
   return std::string(s.substr(0, cut)) + "...";
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
 }
 
 // Length of "VERB ARG PARAM...\r\n" as the client sent it.

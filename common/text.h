@@ -20,6 +20,17 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
+// Whether `a` and `b` are equal but for the case of ASCII letters (header
+// field names, SMTP keywords, charset names).
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           const auto lower = [](char c) {
+             return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+           };
+           return lower(x) == lower(y);
+         });
+}
+
 // `s` with ASCII letters in lower case.
 inline std::string to_lower(std::string_view s) {
   std::string r(s);

@@ -5,21 +5,12 @@
 
 #include <utility>
 
+#include "common/text.h"
+
 namespace esmtp {
 namespace {
 
 constexpr std::string_view kTagHeader = "X-ESMTP-Inspect";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 bool reads(const Profile& p, std::initializer_list<RuleId> ids) {
   if (!p.inspect) return false;
