@@ -263,9 +263,10 @@ bool config_file_trusted(const std::string& path, uid_t uid, gid_t gid, std::str
   if (!why && given != real) why = untrusted_chain(given, uid, gid);
   if (!why) return true;
   if (error)
-    *error = fmt::format("{}: refusing a configuration file that users other than root and {} can "
-                         "change: {}",
-                         path, user_name(uid), *why);
+    *error = fmt::format(
+        "{}: refusing a configuration file that users other than root and {} can "
+        "change: {}",
+        path, user_name(uid), *why);
   return false;
 }
 
@@ -410,9 +411,8 @@ DaemonStart start_daemon(const std::string& config_arg, const std::string& tag, 
     // For the header_checks lines of a policy service without the milter.
     const Config& c = *loaded.config;
     std::cout << "policy service tags are PREPENDed as X-ESMTP-Inspect"
-              << (c.tag_secret.empty() ? "" : "-" + c.tag_secret)
-              << " (tag_secret: " << (c.tag_secret_setting == c.tag_secret ? "set" : c.tag_secret_setting)
-              << ")\n";
+              << (c.tag_secret.empty() ? "" : "-" + c.tag_secret) << " (tag_secret: "
+              << (c.tag_secret_setting == c.tag_secret ? "set" : c.tag_secret_setting) << ")\n";
     s.exit_code = 0;
     return s;
   }
