@@ -30,19 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 import harness  # noqa: E402
-
-
-def status(pid, field):
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])  # KiB
-    raise KeyError(field)
-
-
-def request(**attrs):
-    attrs = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
-             "sender": "a@example.org", "recipient": "b@example.net", **attrs}
-    return ("".join(f"{k}={v}\n" for k, v in attrs.items()) + "\n").encode()
+from harness import policy_request as request, proc_status as status  # noqa: E402
 
 
 def main():

@@ -609,3 +609,19 @@ def push_until_blocked(socks, data, quiet=1.0, limit=30.0):
     for s in socks:
         s.setblocking(True)
     return sent
+
+
+def proc_status(pid, field):
+    """A /proc/PID/status figure in KiB (VmRSS, VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def policy_request(**attrs):
+    """One Postfix policy request (SMTPD_POLICY_README): RCPT stage, a sender
+    and a recipient unless `attrs` say otherwise, then the empty line."""
+    attrs = {"request": "smtpd_access_policy", "protocol_state": "RCPT",
+             "sender": "a@example.org", "recipient": "b@example.net", **attrs}
+    return ("".join(f"{k}={v}\n" for k, v in attrs.items()) + "\n").encode()

@@ -33,14 +33,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import dns  # noqa: E402
 import harness  # noqa: E402
+from harness import policy_request as request, proc_status  # noqa: E402
 
 
-def request(**attrs):
-    attrs.setdefault("request", "smtpd_access_policy")
-    attrs.setdefault("protocol_state", "RCPT")
-    attrs.setdefault("sender", "a@example.org")
-    attrs.setdefault("recipient", "b@example.net")
-    return ("".join(f"{k}={v}\n" for k, v in attrs.items()) + "\n").encode()
+# No identity check: requests are answered without DNS.
+NO_IDENTITY = ("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
+               " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
+               " helo_matches_client: off, helo_matches_ptr: off } }\n")
 
 
 def ask(sock, data, timeout=30):
@@ -67,14 +66,6 @@ def connect(port, source="127.0.0.1", rcvbuf=None):
     s.bind((source, 0))
     s.connect(("127.0.0.1", port))
     return s
-
-
-def proc_status(pid, field):
-    """A /proc/PID/status figure in KiB (VmRSS, VmHWM)."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
 
 
 def set_soft_as(pid, limit):
@@ -175,10 +166,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
         self.addCleanup(resource.setrlimit, resource.RLIMIT_NOFILE, (soft, hard))
-        self.start("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
-                   " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
-                   " helo_matches_client: off, helo_matches_ptr: off } }\n"
-                   "rules: { recipient_count: { max: 1 } }\n",
+        self.start(NO_IDENTITY + "rules: { recipient_count: { max: 1 } }\n",
                    policy="max_connections_per_client: 1000")
         socks = [connect(self.policyd.port) for _ in range(1000)]
         self.addCleanup(lambda: [s.close() for s in socks])
@@ -206,9 +194,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         print(f"\nRSS with 1000 connections: {rss_kb / 1024:.1f} MiB", file=sys.stderr)
 
     def test_garbage_flood_does_not_disturb_others(self):
-        self.start("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
-                   " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
-                   " helo_matches_client: off, helo_matches_ptr: off } }\n")
+        self.start(NO_IDENTITY)
         latencies, errors = [], []
         stop = threading.Event()
 
@@ -294,10 +280,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
         self.assertEqual(self.policyd.proc.poll(), None)
 
     def test_client_that_does_not_read_is_cut_off(self):
-        self.start("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
-                   " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
-                   " helo_matches_client: off, helo_matches_ptr: off } }\n",
-                   policy="idle_timeout: 2s")
+        self.start(NO_IDENTITY, policy="idle_timeout: 2s")
         stalled = connect(self.policyd.port, rcvbuf=4096)
         self.addCleanup(stalled.close)
         one = request(client_address="192.0.2.3", client_port="3", instance="stall")
@@ -360,9 +343,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
 
     @unittest.skipIf(harness.SANITIZED, "freed memory sits in ASan's quarantine")
     def test_memory_of_large_requests_is_given_back(self):
-        self.start("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
-                   " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
-                   " helo_matches_client: off, helo_matches_ptr: off } }\n")
+        self.start(NO_IDENTITY)
         pid = self.policyd.proc.pid
         before = proc_status(pid, "VmRSS")
         # 200 connections each hold a 260 kB request (all but its final
@@ -392,9 +373,7 @@ identity: {{ checks: {{ fcrdns: {{ action: reject }} }} }}
 
     @unittest.skipIf(harness.SANITIZED, "ASan's allocator aborts instead of throwing bad_alloc")
     def test_exception_in_a_handler_ends_only_its_connection(self):
-        self.start("identity: { checks: { helo_syntax: off, helo_not_self: off, ptr_present: off,"
-                   " fcrdns: off, helo_literal_match: off, helo_resolves: off,"
-                   " helo_matches_client: off, helo_matches_ptr: off } }\n")
+        self.start(NO_IDENTITY)
         pid = self.policyd.proc.pid
         honest = connect(self.policyd.port)
         self.addCleanup(honest.close)
