@@ -87,6 +87,24 @@ class Env:
     def on_close(self, fn):
         self._cleanups.append(fn)
 
+    def silent_dns(self):
+        """ADDRESS:PORT of a DNS server this test started that never answers
+        (a bound UDP socket), for daemons whose test sends no query: they
+        must still never be pointed at /etc/resolv.conf's resolver."""
+        if not hasattr(self, "_silent_dns"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("127.0.0.1", 0))
+            self.on_close(sock.close)
+            self._silent_dns = f"127.0.0.1:{sock.getsockname()[1]}"
+        return self._silent_dns
+
+    def with_dns(self, config):
+        """`config` (YAML text) with dns.servers set to silent_dns() unless it
+        names DNS servers itself."""
+        if "dns:" in config:
+            return config
+        return config + f'dns: {{ servers: ["{self.silent_dns()}"] }}\n'
+
     def close(self):
         while self._cleanups:
             fn = self._cleanups.pop()
@@ -399,6 +417,7 @@ class Milter(Daemon):
         # Identity checks need the test DNS server: tests that want them pass
         # identity=True and set dns.servers in `config`.
         self.identity = identity
+        self.env = env
         self.config_path = env.path(f"{name}.yaml")
         log_path = env.run_dir() / f"{name}.log"
         if inet:
@@ -420,7 +439,7 @@ class Milter(Daemon):
         identity = "true" if self.identity else "false"
         base = (f'log: {{ to: "file:{log_path}" }}\n'
                 f"milter: {{ user: nobody, group: postfix, identity: {identity} }}\n")
-        self.config_path.write_text(base + config)
+        self.config_path.write_text(self.env.with_dns(base + config))
 
     def reload(self, config=None):
         if config is not None:
@@ -437,6 +456,7 @@ class Policyd(Daemon):
         """policy: more settings of the policy group, as YAML flow mapping
         entries ("max_connections: 30, idle_timeout: 2s")."""
         self.policy = policy
+        self.env = env
         self.config_path = env.path(f"{name}.yaml")
         log_path = env.run_dir() / f"{name}.log"
         if inet:
@@ -461,7 +481,7 @@ class Policyd(Daemon):
         extra = f", {self.policy}" if self.policy else ""
         base = (f'log: {{ to: "file:{log_path}" }}\n'
                 f"policy: {{ user: nobody, group: postfix{extra} }}\n")
-        self.config_path.write_text(base + config)
+        self.config_path.write_text(self.env.with_dns(base + config))
         os.chmod(self.config_path, 0o644)
 
     def reload(self, config=None):

@@ -240,7 +240,7 @@ class StartupErrors(unittest.TestCase):
 
     def conf(self, text, name="c.yaml"):
         p = self.env.path(name)
-        p.write_text(text)
+        p.write_text(self.env.with_dns(text))
         return p
 
     def both_ways(self, program, argv, status, text):
@@ -382,8 +382,9 @@ class RootWithoutUser(unittest.TestCase):
         self.addCleanup(env.close)
         conf = env.path("root.yaml")
         log = env.path("root.log")
-        conf.write_text(f'log: {{ to: "file:{log}" }}\nmilter: {{ user: "", group: postfix }}\n'
-                        'policy: { user: "", group: postfix }\n')
+        conf.write_text(env.with_dns(f'log: {{ to: "file:{log}" }}\n'
+                                     'milter: { user: "", group: postfix }\n'
+                                     'policy: { user: "", group: postfix }\n'))
         for program, flag, name in ((MILTER, "-s", "m.sock"), (POLICYD, "-l", "p.sock")):
             with self.subTest(program=Path(program).name):
                 sock = env.path(name)

@@ -89,9 +89,9 @@ class SocketRace(unittest.TestCase):
 
     def race(self, program, flag):
         conf = self.env.path("c.yaml")
-        conf.write_text(f'log: {{ to: "file:{self.run_dir / "d.log"}" }}\n'
-                        "milter: { user: nobody, group: postfix }\n"
-                        "policy: { user: nobody, group: postfix }\n")
+        conf.write_text(self.env.with_dns(f'log: {{ to: "file:{self.run_dir / "d.log"}" }}\n'
+                                          "milter: { user: nobody, group: postfix }\n"
+                                          "policy: { user: nobody, group: postfix }\n"))
         sock = self.run_dir / "d.sock"
         pidfile = self.run_dir / "d.pid"
         stop = self.env.path("stop")
@@ -162,9 +162,9 @@ class ConfigTrust(unittest.TestCase):
 
     def conf(self, where, mode=0o644, owner="root", group="root"):
         where.parent.mkdir(parents=True, exist_ok=True)
-        where.write_text(f'log: {{ to: "file:{self.run_dir}/t.log" }}\n'
-                         "milter: { user: nobody, group: postfix }\n"
-                         "policy: { user: nobody, group: postfix }\n")
+        where.write_text(self.env.with_dns(f'log: {{ to: "file:{self.run_dir}/t.log" }}\n'
+                                           "milter: { user: nobody, group: postfix }\n"
+                                           "policy: { user: nobody, group: postfix }\n"))
         shutil_chown(where, owner, group)
         os.chmod(where, mode)
         return where
