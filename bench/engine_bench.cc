@@ -47,10 +47,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config_loader.h"
-#include "common/message_reader.h"
-#include "common/mime_scanner.h"
-#include "common/session.h"
+#include "common/config/config_loader.h"
+#include "common/engine/session.h"
+#include "common/mime/mime_scanner.h"
+#include "tools/offline/message_reader.h"
 
 // ---------------------------------------------------------------------------
 // Counting global allocator.

@@ -20,7 +20,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mime_params.h"
+#include "common/mime/mime_params.h"
 
 namespace {
 

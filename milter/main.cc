@@ -5,7 +5,7 @@
 //                        [--check-config] [--version]
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-milter(8).
-// Start-up is common/daemon.h's: every fatal error on stderr and in the log
+// Start-up is common/runtime/daemon.h's: every fatal error on stderr and in the log
 // before the daemon forks (or handed to the waiting parent after), the socket
 // created with its final owner and mode, a running instance left alone.
 //
@@ -41,11 +41,11 @@
 #include <iostream>
 #include <thread>
 
-#include "common/config_loader.h"
-#include "common/daemon.h"
-#include "common/dns_resolver.h"
-#include "common/identity.h"
-#include "common/listen_socket.h"
+#include "common/config/config_loader.h"
+#include "common/dns/dns_resolver.h"
+#include "common/engine/identity.h"
+#include "common/runtime/daemon.h"
+#include "common/runtime/listen_socket.h"
 #include "milter/milter_connection.h"
 
 namespace {

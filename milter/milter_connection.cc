@@ -5,7 +5,7 @@
 
 #include <utility>
 
-#include "common/text.h"
+#include "common/util/text.h"
 
 namespace esmtp {
 namespace {

@@ -29,10 +29,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config.h"
-#include "common/dns_resolver.h"
-#include "common/logger.h"
-#include "common/session.h"
+#include "common/config/config.h"
+#include "common/dns/dns_resolver.h"
+#include "common/engine/session.h"
+#include "common/log/logger.h"
 
 namespace esmtp {
 

@@ -6,7 +6,7 @@
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-policyd(8).
 // Listens on policy.listen (or -l), or with --spawn serves one connection on
-// stdin/stdout for Postfix's spawn(8). Start-up is common/daemon.h's: every
+// stdin/stdout for Postfix's spawn(8). Start-up is common/runtime/daemon.h's: every
 // fatal error on stderr and in the log, TCP listeners bound before a unix
 // socket is touched, a running instance left alone, sockets born with their
 // final owner and mode. Signals: SIGHUP reloads the configuration (a file
@@ -25,10 +25,10 @@
 #include <boost/asio.hpp>
 #include <iostream>
 
-#include "common/config_loader.h"
-#include "common/daemon.h"
-#include "common/dns_resolver.h"
-#include "common/listen_socket.h"
+#include "common/config/config_loader.h"
+#include "common/dns/dns_resolver.h"
+#include "common/runtime/daemon.h"
+#include "common/runtime/listen_socket.h"
 #include "policy/policy_server.h"
 
 namespace esmtp {

@@ -1,6 +1,6 @@
 // policy_handler: one policy connection's logic, without sockets.
 //
-// Maps Postfix policy requests to engine events (common/session.h) and the
+// Maps Postfix policy requests to engine events (common/engine/session.h) and the
 // verdicts back to an "action=" reply (esmtp-inspect.yaml(5), ACTIONS): reject/tempfail/
 // disconnect send the rule's reply, quarantine is HOLD, discard is DISCARD,
 // tag is PREPEND X-ESMTP-Inspect (X-ESMTP-Inspect-SECRET with tag_secret),
@@ -25,10 +25,10 @@
 #include <optional>
 #include <string>
 
-#include "common/config.h"
-#include "common/identity.h"
-#include "common/logger.h"
-#include "common/session.h"
+#include "common/config/config.h"
+#include "common/engine/identity.h"
+#include "common/engine/session.h"
+#include "common/log/logger.h"
 #include "policy/policy_protocol.h"
 
 namespace esmtp {

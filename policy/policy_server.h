@@ -2,7 +2,7 @@
 //
 // One io_context thread serves every connection; DNS runs on the resolver's
 // own thread and its answers are posted back. Listeners are adopted already
-// listening (unix sockets made by common/listen_socket.h, TCP). Each
+// listening (unix sockets made by common/runtime/listen_socket.h, TCP). Each
 // connection reads one request (policy_protocol), answers it, and only then
 // reads the next: pipelined requests stay in the kernel's socket buffer, so
 // a connection holds at most one request (kMaxRequest) plus a 4 KiB read
@@ -34,10 +34,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/daemon.h"
-#include "common/dns_resolver.h"
-#include "common/identity.h"
-#include "common/listen_socket.h"
+#include "common/dns/dns_resolver.h"
+#include "common/engine/identity.h"
+#include "common/runtime/daemon.h"
+#include "common/runtime/listen_socket.h"
 
 namespace esmtp {
 
@@ -54,7 +54,7 @@ class PolicyServer {
   ~PolicyServer();
 
   // Serves on sockets that already listen (made before the daemon forked
-  // and dropped privileges; see common/listen_socket.h).
+  // and dropped privileges; see common/runtime/listen_socket.h).
   struct Listening {
     std::string spec;  // "unix:/path" or "inet:HOST:PORT", for the logs
     int fd = -1;

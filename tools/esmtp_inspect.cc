@@ -22,10 +22,10 @@
 #include <cstring>
 #include <iostream>
 
-#include "common/config_loader.h"
-#include "common/logger.h"
-#include "common/offline.h"
-#include "common/verdict_json.h"
+#include "common/config/config_loader.h"
+#include "common/log/logger.h"
+#include "common/log/verdict_json.h"
+#include "tools/offline/offline.h"
 #include "tools/probe/probe.h"
 #include "tools/report/report.h"
 #include "tools/selfcheck/selfcheck.h"

@@ -8,11 +8,11 @@
 #include <set>
 #include <vector>
 
-#include "common/config_loader.h"
-#include "common/log_fields.h"
-#include "common/logger.h"
-#include "common/rules.h"
-#include "common/verdict.h"
+#include "common/config/config_loader.h"
+#include "common/log/log_fields.h"
+#include "common/log/logger.h"
+#include "common/rules/rules.h"
+#include "common/rules/verdict.h"
 
 namespace esmtp {
 namespace {
@@ -48,7 +48,7 @@ constexpr std::array<ActionDoc, 8> kActionDocs{{
 }};
 
 // The fields of a verdict line: the queue ID, then the rows of the one field
-// table the logger and `report` use (common/log_fields.h). text_key is the
+// table the logger and `report` use (common/log/log_fields.h). text_key is the
 // key of the text format ("" for the queue ID, which comes first without
 // one); json_keys are the JSON object's keys for the same information.
 // check_log_fields() compares both with what the logger writes.

@@ -2,7 +2,7 @@
 // serving the zones of tests/dns (README.md there has the table), and, for
 // what no sane server sends (timeouts, hostile answers), a UDP server in the
 // test that answers with bytes the test writes.
-#include "common/dns_resolver.h"
+#include "common/dns/dns_resolver.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -23,8 +23,8 @@
 #include <optional>
 #include <thread>
 
-#include "common/name_check.h"
 #include "tests/dns/unbound_server.h"
+#include "tools/name_check.h"
 
 namespace esmtp {
 namespace {

@@ -1,4 +1,4 @@
-// config_loader_fuzz: esmtp-inspect.yaml loading (common/config_loader.h) on
+// config_loader_fuzz: esmtp-inspect.yaml loading (common/config/config_loader.h) on
 // arbitrary bytes.
 //
 // Invariants (abort() on violation):
@@ -23,8 +23,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/config_loader.h"
-#include "common/rules.h"
+#include "common/config/config_loader.h"
+#include "common/rules/rules.h"
 
 #include <yaml-cpp/yaml.h>
 

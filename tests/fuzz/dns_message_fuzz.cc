@@ -1,4 +1,4 @@
-// Fuzzes the DNS reply walker (common/dns_message.h): hostile bytes from a
+// Fuzzes the DNS reply walker (common/dns/dns_message.h): hostile bytes from a
 // DNS server must give a well-formed DnsAnswer or a temperror, never a crash,
 // an overread, or names and addresses beyond the limits.
 //
@@ -11,7 +11,7 @@
 #include <span>
 #include <string>
 
-#include "common/dns_message.h"
+#include "common/dns/dns_message.h"
 
 namespace {
 

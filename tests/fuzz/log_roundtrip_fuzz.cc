@@ -1,4 +1,4 @@
-// log_roundtrip_fuzz: our verdict log lines (common/log_fields.h) written by
+// log_roundtrip_fuzz: our verdict log lines (common/log/log_fields.h) written by
 // the logger and read back by `esmtp-inspect report` (tools/report).
 //
 // The input: 2 octets of choices (action, would, queue ID or NOQUEUE, which
@@ -22,9 +22,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/log_fields.h"
-#include "common/logger.h"
-#include "common/mime_params.h"
+#include "common/log/log_fields.h"
+#include "common/log/logger.h"
+#include "common/mime/mime_params.h"
 #include "tools/report/report.h"
 
 namespace esmtp {

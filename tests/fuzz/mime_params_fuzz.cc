@@ -1,5 +1,5 @@
 // mime_params_fuzz: structured MIME fields and filename decoding
-// (common/mime_params.h) on hostile field bodies.
+// (common/mime/mime_params.h) on hostile field bodies.
 //
 // The input is used four ways:
 //  1. as a field body: parse_structured_field, then decoded_param("filename")
@@ -40,7 +40,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mime_params.h"
+#include "common/mime/mime_params.h"
 
 namespace esmtp {
 namespace {

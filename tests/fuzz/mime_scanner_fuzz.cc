@@ -37,13 +37,13 @@
 #include <string_view>
 #include <vector>
 
-#include "common/config_loader.h"
-#include "common/logger.h"
-#include "common/message_reader.h"
-#include "common/mime_params.h"
-#include "common/mime_scanner.h"
-#include "common/rules.h"
-#include "common/session.h"
+#include "common/config/config_loader.h"
+#include "common/engine/session.h"
+#include "common/log/logger.h"
+#include "common/mime/mime_params.h"
+#include "common/mime/mime_scanner.h"
+#include "common/rules/rules.h"
+#include "tools/offline/message_reader.h"
 
 namespace esmtp {
 namespace {

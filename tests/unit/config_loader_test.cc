@@ -1,4 +1,4 @@
-#include "common/config_loader.h"
+#include "common/config/config_loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

@@ -1,10 +1,10 @@
-#include "common/identity.h"
+#include "common/engine/identity.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
-#include "common/session.h"
+#include "common/config/config_loader.h"
+#include "common/engine/session.h"
 
 namespace esmtp {
 namespace {

@@ -1,7 +1,7 @@
-#include "common/logger.h"
+#include "common/log/logger.h"
 
-#include "common/log_fields.h"
-#include "common/mime_params.h"
+#include "common/log/log_fields.h"
+#include "common/mime/mime_params.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

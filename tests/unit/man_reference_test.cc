@@ -3,8 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
-#include "common/rules.h"
+#include "common/config/config_loader.h"
+#include "common/rules/rules.h"
 
 namespace esmtp {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/message_reader.h"
+#include "tools/offline/message_reader.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 
 #include <map>
 
-#include "common/config_loader.h"
+#include "common/config/config_loader.h"
 
 namespace esmtp {
 namespace {

@@ -1,4 +1,4 @@
-#include "common/mime_params.h"
+#include "common/mime/mime_params.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "common/mime_scanner.h"
+#include "common/mime/mime_scanner.h"
 
 #include <gtest/gtest.h>
 

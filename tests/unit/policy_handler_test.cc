@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
+#include "common/config/config_loader.h"
 
 namespace esmtp {
 namespace {

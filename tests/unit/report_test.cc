@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "common/logger.h"
+#include "common/log/logger.h"
 #include "tools/report/log_input.h"
 #include "tools/report/log_line.h"
 #include "tools/report/report.h"

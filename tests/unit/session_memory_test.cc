@@ -5,8 +5,8 @@
 
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
-#include "common/session.h"
+#include "common/config/config_loader.h"
+#include "common/engine/session.h"
 
 namespace esmtp {
 namespace {

@@ -1,10 +1,10 @@
-#include "common/session.h"
+#include "common/engine/session.h"
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
+#include "common/config/config_loader.h"
 
 namespace esmtp {
 namespace {

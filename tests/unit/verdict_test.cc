@@ -1,10 +1,10 @@
-#include "common/verdict.h"
+#include "common/rules/verdict.h"
 
 #include <gtest/gtest.h>
 
-#include "common/net.h"
-#include "common/pattern.h"
-#include "common/rules.h"
+#include "common/rules/rules.h"
+#include "common/util/net.h"
+#include "common/util/pattern.h"
 
 namespace esmtp {
 namespace {

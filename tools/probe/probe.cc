@@ -22,9 +22,9 @@
 
 #include <fmt/format.h>
 
-#include "common/dns_resolver.h"
-#include "common/name_check.h"
-#include "common/net.h"
+#include "common/dns/dns_resolver.h"
+#include "common/util/net.h"
+#include "tools/name_check.h"
 #include "tools/probe/probe_findings.h"
 #include "tools/probe/smtp_reply.h"
 #include "tools/x509_summary.h"

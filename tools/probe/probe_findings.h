@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
-#include "common/name_check.h"
-#include "common/net.h"
+#include "common/util/net.h"
+#include "tools/name_check.h"
 #include "tools/probe/smtp_reply.h"
 #include "tools/severity.h"
 

@@ -4,7 +4,7 @@
 
 #include <cstring>
 
-#include "common/log_fields.h"
+#include "common/log/log_fields.h"
 
 namespace esmtp::report {
 namespace {

@@ -15,7 +15,7 @@
 // the next year (a file spanning New Year). Traditional stamps are local
 // time (as syslog writes them); RFC 3339 stamps carry their own offset.
 //
-// Our text lines are read with the field table of common/log_fields.h (the
+// Our text lines are read with the field table of common/log/log_fields.h (the
 // one the logger writes with): a line with an unknown, repeated or
 // out-of-order key is not an event. In Postfix's lines only Postfix's own
 // parts (queue ID, action, stage, client, status codes) decide what is
@@ -35,7 +35,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/log_fields.h"
+#include "common/log/log_fields.h"
 
 namespace esmtp::report {
 

@@ -27,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/net.h"
+#include "common/util/net.h"
 
 namespace esmtp::selfcheck {
 

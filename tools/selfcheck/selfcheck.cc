@@ -1,5 +1,5 @@
 #include "tools/selfcheck/selfcheck.h"
-#include "common/text.h"
+#include "common/util/text.h"
 
 #include <unistd.h>
 
@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "common/config_loader.h"
-#include "common/name_check.h"
+#include "common/config/config_loader.h"
+#include "tools/name_check.h"
 #include "tools/selfcheck/socket_probe.h"
 
 namespace esmtp::selfcheck {

@@ -19,7 +19,7 @@
 //                policy check's place after reject_unauth_destination
 //                (tools/selfcheck/wiring.h; master.cf read with postconf -M
 //                and -xP, esmtp-inspect.yaml for our socket names).
-// Every name/address pair goes through common/name_check.h.
+// Every name/address pair goes through tools/name_check.h.
 //
 // Each finding has a severity, what it means, and a fix (a `postconf -e`
 // command or the DNS record to add). Exit codes: 0 nothing worse than info,
@@ -34,8 +34,8 @@
 #include <string>
 #include <vector>
 
-#include "common/dns_resolver.h"
-#include "common/net.h"
+#include "common/dns/dns_resolver.h"
+#include "common/util/net.h"
 #include "tools/selfcheck/certificate.h"
 #include "tools/selfcheck/finding.h"
 #include "tools/selfcheck/postconf.h"

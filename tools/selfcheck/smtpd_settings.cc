@@ -1,10 +1,10 @@
 #include "tools/selfcheck/smtpd_settings.h"
-#include "common/text.h"
+#include "common/util/text.h"
 
 #include <algorithm>
 #include <cctype>
 
-#include "common/net.h"
+#include "common/util/net.h"
 
 namespace esmtp::selfcheck {
 namespace {

@@ -20,7 +20,7 @@
 #include <memory>
 #include <vector>
 
-#include "common/net.h"
+#include "common/util/net.h"
 
 namespace esmtp::selfcheck {
 namespace {

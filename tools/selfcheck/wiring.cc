@@ -1,5 +1,5 @@
 #include "tools/selfcheck/wiring.h"
-#include "common/text.h"
+#include "common/util/text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <set>
 
-#include "common/net.h"
+#include "common/util/net.h"
 #include "tools/selfcheck/socket_probe.h"
 
 namespace esmtp::selfcheck {

@@ -1,0 +1,182 @@
+// session: the inspection engine's per-connection state: events in SMTP order in,
+// verdicts out.
+//
+// A front end (milter, policy service, CLI) feeds SMTP events in order:
+// connect, helo, mail, rcpt..., header..., end_of_headers, body...,
+// end_of_message, and reset (RSET/abort) or close. Each event returns the most
+// severe Verdict of the rules it triggered (kContinue when none); last() lists
+// every verdict of that event. Each non-continue verdict is logged once, with
+// the session's queue ID, client, HELO and sender.
+//
+// Scope: a reject/tempfail of a RCPT refuses that recipient only; one at MAIL,
+// header, body or end of message ends the transaction (later events of it
+// return the same verdict without logging again); disconnect ends the session.
+// Message-scoped rules fire at most once per transaction. Tags and quarantine
+// are collected and applied by the front end at end of message.
+//
+// Limits: memory per session is bounded by the configuration (MIME limits),
+// not by the message; body() allocates nothing unless a rule fires.
+//
+// Thread-safety: one Session per SMTP connection, used by one thread at a
+// time. The Config is shared, immutable, and kept alive by the session, so a
+// reload never changes the rules of a session in flight.
+#pragma once
+
+#include <bitset>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/engine/identity.h"
+#include "common/log/logger.h"
+#include "common/mime/mime_scanner.h"
+#include "common/rules/verdict.h"
+
+namespace esmtp {
+
+// Header measurements a caller that has the raw header already made (the
+// offline reader). Without them the session rebuilds the lines from name and
+// value.
+struct HeaderMetrics {
+  std::uint64_t longest_line = 0;  // CRLF excluded
+  std::uint64_t octets = 0;        // CRLFs included
+};
+
+class Session : private MimeListener {
+ public:
+  explicit Session(std::shared_ptr<const Config> config, Logger* logger = nullptr);
+
+  // Facts the MTA supplies (milter macros, policy attributes).
+  void set_queue_id(std::string_view id) { queue_id_ = id; }
+  void set_daemon(std::string_view name) { daemon_ = name; }
+  void set_authenticated(std::string_view user) { auth_user_ = user; }
+  void set_tls(std::string_view version) { tls_ = std::string(version); }
+
+  Verdict connect(std::string_view address, std::uint16_t port, std::string_view name);
+  Verdict helo(std::string_view name);
+  Verdict mail(std::string_view address, std::span<const std::string_view> params = {});
+  Verdict rcpt(std::string_view address, std::span<const std::string_view> params = {},
+               bool rejected_by_mta = false);
+  Verdict header(std::string_view name, std::string_view value, std::string_view raw = {},
+                 const HeaderMetrics* metrics = nullptr);
+  Verdict end_of_headers();
+  Verdict body(std::string_view chunk);
+  Verdict end_of_message();
+  void reset();  // RSET, abort, or the start of a new transaction
+  void close();
+
+  // Every verdict of the last event, in the order the rules fired.
+  std::span<const Verdict> last() const { return last_; }
+
+  // Identity checks (esmtp-inspect.yaml(5), IDENTITY CHECKS). The front end runs the DNS lookups
+  // for identity_input() (once per client and HELO name) when identity_wanted(), and hands the
+  // report in; each check that did not pass acts once per HELO name. `where` is the stage ("helo",
+  // "rcpt", ...).
+  bool identity_wanted() const;
+  IdentityInput identity_input() const;
+  Verdict identity(const IdentityReport& report, std::string_view where);
+
+  // Header values ("rule=...; result=fail; ...") to add as X-ESMTP-Inspect:
+  // the session's (identity checks) and this message's.
+  std::vector<std::string> tags() const;
+  bool quarantined() const { return !quarantine_reason_.empty(); }
+  const std::string& quarantine_reason() const { return quarantine_reason_; }
+  // The verdict that ended the transaction or session, if any.
+  const std::optional<Verdict>& decision() const { return decision_; }
+  bool disconnected() const { return disconnected_; }
+  // False once no rule can still act on more body octets (every body rule has
+  // fired, none is enabled, or the transaction is decided): the front end may
+  // tell the MTA to stop sending the body (SMFIS_SKIP).
+  bool needs_body() const;
+  std::uint32_t accepted_recipients() const { return accepted_; }
+  std::uint32_t refused_recipients() const { return refused_; }
+
+  const Config& config() const { return *config_; }
+  const Profile& profile() const { return *profile_; }
+  const std::string& client_address() const { return client_addr_; }
+  const std::string& helo_name() const { return helo_; }
+
+ private:
+  enum class Scope : std::uint8_t { kCommand, kTransaction, kSession };
+
+  void begin_event() { last_.clear(); }
+  Verdict outcome() const;
+  bool blocked() const { return disconnected_ || decision_.has_value(); }
+  bool active(RuleId id) const;
+  // Records a verdict of rule `id`; returns its effective action.
+  Action fire(RuleId id, Scope scope, std::string actual, std::string limit, bool numeric,
+              std::string where, std::string detail = {}, std::string_view rcpt = {});
+  Action fire_limit(RuleId id, Scope scope, std::uint64_t actual, std::string where,
+                    std::string detail = {}, std::string_view rcpt = {});
+  void set_action(Verdict& v, Action configured, Mode mode) const;
+  // Logs a verdict and applies its effect (tags, quarantine, decision).
+  Action record(Verdict v, Scope scope, bool session_level);
+  void select(bool authenticated);
+  void start_transaction();
+  void check_message_size(bool complete);
+  // Reports the longest header/body line seen so far (rules that let mail
+  // through report at the end of their stage, or before a verdict ends it).
+  void report_longest_header();
+  void report_longest_body();
+  // Rules whose action does not end the transaction report the longest value
+  // once the stage is over; the others act on the first value over the limit.
+  bool reports_longest(RuleId id) const {
+    return !is_terminal(profile_->rules[static_cast<std::size_t>(id)].action);
+  }
+  bool forbidden_character(std::string_view address, char* found) const;
+
+  // MimeListener
+  void on_long_line(std::uint64_t length, std::uint64_t line_no) override;
+  void on_filename(const MimeFilename& f) override;
+  void on_encoding(std::string_view encoding, std::string_view part) override;
+  void on_limit(MimeLimit which, std::uint64_t actual, std::uint64_t limit,
+                std::string_view part) override;
+
+  std::shared_ptr<const Config> config_;
+  Logger* logger_;
+  const Profile* profile_;
+
+  // Session.
+  std::string client_addr_;
+  std::string client_name_;
+  std::optional<IpAddress> client_ip_;
+  std::string daemon_;
+  std::string helo_;
+  std::string auth_user_;
+  std::optional<std::string> tls_;
+  std::uint32_t invalid_ = 0;
+  bool disconnected_ = false;
+  std::bitset<kRuleCount> session_fired_;
+  std::bitset<kCheckCount> checks_fired_;
+  std::vector<std::string> session_tags_;  // identity tags: every message of the session
+
+  // Transaction.
+  std::string queue_id_;
+  std::string from_;
+  bool have_from_ = false;
+  std::uint32_t accepted_ = 0;
+  std::uint32_t refused_ = 0;
+  std::uint32_t to_fields_ = 0;
+  std::uint64_t header_octets_ = 0;
+  std::uint64_t message_octets_ = 0;
+  bool in_body_ = false;
+  bool scanning_ = false;
+  std::bitset<kRuleCount> fired_;
+  std::uint64_t longest_header_ = 0;  // over the limit, reported at end of headers
+  std::string longest_header_name_;
+  std::uint64_t longest_body_ = 0;  // over the limit, reported at end of message
+  std::uint64_t longest_body_line_ = 0;
+  std::optional<Verdict> decision_;
+  std::vector<std::string> tags_;
+  std::string quarantine_reason_;
+
+  std::vector<Verdict> last_;
+  MimeScanner scanner_;
+};
+
+}  // namespace esmtp
