@@ -238,8 +238,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
                          SMFIP_NR_EOH | SMFIP_NR_BODY;
     // Skip what no enabled rule reads. Header fields always come: an
     // incoming X-ESMTP-Inspect is removed whatever the rules.
-    if (!config_reads_headers(*config)) want |= SMFIP_NOEOH;
-    if (!config_reads_body(*config)) want |= SMFIP_NOBODY;
+    const MtaNeeds needs = mta_needs(*config, FrontEnd::kMilter);
+    if (!needs.headers) want |= SMFIP_NOEOH;
+    if (!needs.body) want |= SMFIP_NOBODY;
+    if (!needs.rejected_recipients) want &= ~SMFIP_RCPT_REJ;
     want |= SMFIP_NOUNKNOWN;
     *pf1 = f1 & want;
     *pf2 = 0;

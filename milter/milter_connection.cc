@@ -12,39 +12,7 @@ namespace {
 
 constexpr std::string_view kTagHeader = "X-ESMTP-Inspect";
 
-bool reads(const Profile& p, std::initializer_list<RuleId> ids) {
-  if (!p.inspect) return false;
-  for (RuleId id : ids)
-    if (p.rules[static_cast<std::size_t>(id)].enabled()) return true;
-  return false;
-}
-
-constexpr std::initializer_list<RuleId> kBodyRules = {
-    RuleId::kBodyLineLength, RuleId::kBodyLength,   RuleId::kMimeFilenameLength,
-    RuleId::kMimeFilename,   RuleId::kMimeEncoding, RuleId::kMimeStructure};
-// MIME rules need the top-level Content-Type, so they read headers too.
-constexpr std::initializer_list<RuleId> kHeaderRules = {
-    RuleId::kHeaderLineLength, RuleId::kHeaderLength,       RuleId::kToFieldsCount,
-    RuleId::kBodyLength,       RuleId::kMimeFilenameLength, RuleId::kMimeFilename,
-    RuleId::kMimeEncoding,     RuleId::kMimeStructure};
-
-template <typename F>
-bool any_profile(const Config& c, F&& f) {
-  if (f(c.defaults)) return true;
-  for (const auto& p : c.profiles)
-    if (f(p)) return true;
-  return false;
-}
-
 }  // namespace
-
-bool config_reads_headers(const Config& c) {
-  return any_profile(c, [](const Profile& p) { return reads(p, kHeaderRules); });
-}
-
-bool config_reads_body(const Config& c) {
-  return any_profile(c, [](const Profile& p) { return reads(p, kBodyRules); });
-}
 
 std::string sockaddr_text(const sockaddr* addr) {
   if (!addr) return {};
@@ -63,18 +31,17 @@ MilterConnection::MilterConnection(std::shared_ptr<const Config> config,
     : config_(config),
       logger_(std::move(logger)),
       features_(features),
-      resolver_(config->milter.identity ? std::move(resolver) : nullptr),
+      resolver_(std::move(resolver)),
       policy_tag_name_(config->tag_secret.empty()
                            ? std::string()
                            : std::string(kTagHeader) + "-" + config->tag_secret),
-      session_(std::move(config), logger_.get()) {}
+      session_(std::move(config), logger_.get(), FrontEnd::kMilter) {}
 
-Verdict MilterConnection::identity(std::string_view where) {
-  if (!resolver_ || !session_.identity_wanted()) return {};
-  if (identity_done_ && identity_done_for_ == session_.helo_name()) return {};
-  identity_done_ = true;
-  identity_done_for_ = session_.helo_name();
-  return session_.identity(lookup_identity_wait(*resolver_, session_.identity_input()), where);
+Verdict MilterConnection::identity(Event at) {
+  if (!resolver_) return {};
+  const auto input = session_.identity_due(at);
+  if (!input) return {};
+  return session_.identity(lookup_identity_wait(*resolver_, *input), to_string(at));
 }
 
 MilterStatus MilterConnection::reply(MtaContext& mta, const Verdict& v) {
@@ -133,7 +100,7 @@ MilterStatus MilterConnection::connect(MtaContext& mta, const char* hostname,
 MilterStatus MilterConnection::helo(MtaContext& mta, const char* name) {
   if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
   Verdict v = session_.helo(name ? name : "");
-  if (v.is_continue()) v = identity("helo");
+  if (v.is_continue()) v = identity(Event::kHelo);
   return reply(mta, v);
 }
 
@@ -148,16 +115,17 @@ MilterStatus MilterConnection::envfrom(MtaContext& mta, std::span<const char* co
   take_queue_id(mta);
   if (auto user = mta.macro("{auth_authen}")) session_.set_authenticated(*user);
   if (auto tls = mta.macro("{tls_version}")) session_.set_tls(*tls);
-  // A client that never said HELO still gets its address checked.
-  if (!identity_done_) {
-    Verdict v = identity("mail");
-    if (reply_class_for(v.action) != 0) return reply(mta, v);
-  }
   std::string_view params[32];
   std::size_t n = 0;
   for (std::size_t i = 1; i < argv.size() && argv[i] && n < std::size(params); ++i)
     params[n++] = argv[i];
-  return reply(mta, session_.mail(argv[0], std::span(params, n)));
+  Verdict v = session_.mail(argv[0], std::span(params, n));
+  // Checks a HELO refusal put off, or a client that never said HELO.
+  if (!session_.disconnected()) {
+    Verdict checks = identity(Event::kMail);
+    if (more_severe(checks, v)) v = std::move(checks);
+  }
+  return reply(mta, v);
 }
 
 MilterStatus MilterConnection::envrcpt(MtaContext& mta, std::span<const char* const> argv) {

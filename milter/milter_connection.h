@@ -31,6 +31,7 @@
 
 #include "common/config/config.h"
 #include "common/dns/dns_resolver.h"
+#include "common/engine/mta_needs.h"
 #include "common/engine/session.h"
 #include "common/log/logger.h"
 
@@ -106,16 +107,14 @@ class MilterConnection {
   // In an answered stage: the held verdict's reply, if any.
   std::optional<MilterStatus> release(MtaContext& mta, bool unanswered);
   void take_queue_id(MtaContext& mta);
-  // Runs the identity checks once per HELO name; blocks this libmilter thread
-  // at most dns.timeout x dns.tries.
-  Verdict identity(std::string_view where);
+  // Runs the identity checks when the session says they are due; blocks this
+  // libmilter thread at most dns.timeout x dns.tries.
+  Verdict identity(Event at);
 
   std::shared_ptr<const Config> config_;
   std::shared_ptr<Logger> logger_;  // keeps the logger alive across reloads
   MilterFeatures features_;
   std::shared_ptr<DnsResolver> resolver_;
-  std::string identity_done_for_;  // the HELO name already checked
-  bool identity_done_ = false;
   bool in_transaction_ = false;
   std::optional<Verdict> held_;  // see hold()
   // X-ESMTP-Inspect fields that came with the message: removed at the end of
@@ -131,9 +130,13 @@ class MilterConnection {
 // Address text of a sockaddr (v4, v6, or "" for unix/unknown).
 std::string sockaddr_text(const sockaddr* addr);
 
-// True when some profile reads headers or body: otherwise the milter asks
-// the MTA not to send them (SMFIP_NOHDRS / SMFIP_NOBODY).
-bool config_reads_headers(const Config& c);
-bool config_reads_body(const Config& c);
+// True when some profile reads headers or body (mta_needs()): otherwise the
+// milter asks the MTA not to send them (SMFIP_NOEOH / SMFIP_NOBODY).
+inline bool config_reads_headers(const Config& c) {
+  return mta_needs(c, FrontEnd::kMilter).headers;
+}
+inline bool config_reads_body(const Config& c) {
+  return mta_needs(c, FrontEnd::kMilter).body;
+}
 
 }  // namespace esmtp

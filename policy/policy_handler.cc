@@ -3,15 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
+
+#include "common/util/text.h"
 
 namespace esmtp {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Postfix sends client_name=unknown for an unverified name.
 std::string_view known(std::string_view name) {
@@ -22,6 +19,17 @@ bool in_transaction(std::string_view state) {
   return state == "MAIL" || state == "RCPT" || state == "DATA" || state == "END-OF-MESSAGE";
 }
 
+// The engine event of a policy request's protocol_state, for the identity
+// timing; none before HELO.
+std::optional<Event> event_of(std::string_view state) {
+  if (state == "HELO" || state == "EHLO") return Event::kHelo;
+  if (state == "MAIL") return Event::kMail;
+  if (state == "RCPT") return Event::kRcpt;
+  if (state == "DATA") return Event::kEndOfHeaders;
+  if (state == "END-OF-MESSAGE") return Event::kEndOfMessage;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
@@ -30,32 +38,19 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
   if (!session_ || key != session_key_) {
     auto [config, logger] = source_();
     logger_ = logger;
-    session_ = std::make_unique<Session>(config, logger_.get());
+    session_ = std::make_unique<Session>(config, logger_.get(), FrontEnd::kPolicy);
     session_key_ = key;
-    identity_key_.clear();
     instance_.clear();
     tags_prepended_ = 0;
     session_->connect(req.get("client_address"), 0, known(req.get("client_name")));
   }
-  if (!req.get("sasl_username").empty()) session_->set_authenticated(req.get("sasl_username"));
-  if (req.has("encryption_protocol")) session_->set_tls(req.get("encryption_protocol"));
-  const std::string_view helo = req.get("helo_name");
-  if (helo.empty() || !session_->identity_wanted()) return std::nullopt;
-  const std::string ikey = fmt::format("{}|{}", req.get("client_address"), lower(helo));
-  if (ikey == identity_key_) return std::nullopt;
-  IdentityInput in = session_->identity_input();
-  in.helo = std::string(helo);
-  return in;
-}
-
-std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport* identity) {
-  if (!session_) prepare(req);
   Session& s = *session_;
+  if (!req.get("sasl_username").empty()) s.set_authenticated(req.get("sasl_username"));
+  if (req.has("encryption_protocol")) s.set_tls(req.get("encryption_protocol"));
   const std::string state(req.get("protocol_state"));
-  const std::string where = lower(state);
-  Verdict worst;
+  worst_ = Verdict();
   auto take = [&](const Verdict& v) {
-    if (v.action > worst.action) worst = v;
+    if (v.action > worst_.action) worst_ = v;
   };
 
   const std::string_view helo = req.get("helo_name");
@@ -79,10 +74,18 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
     take(s.mail(req.get("sender"), std::span(params, n)));
   }
   if (in_transaction(state)) s.set_queue_id(req.get("queue_id"));
-  if (identity) {
-    identity_key_ = fmt::format("{}|{}", req.get("client_address"), lower(helo));
-    take(s.identity(*identity, where));
-  }
+  const auto at = event_of(state);
+  return at ? s.identity_due(*at) : std::nullopt;
+}
+
+std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport* identity) {
+  Session& s = *session_;
+  const std::string state(req.get("protocol_state"));
+  Verdict worst = std::exchange(worst_, Verdict());
+  auto take = [&](const Verdict& v) {
+    if (v.action > worst.action) worst = v;
+  };
+  if (identity) take(s.identity(*identity, to_lower(state)));
   if (state == "RCPT") take(s.rcpt(req.get("recipient")));
 
   switch (worst.action) {

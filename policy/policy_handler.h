@@ -13,9 +13,11 @@
 // takes effect without dropping connections, and a session keeps the
 // configuration it started with.
 //
-// Identity checks need DNS: prepare() says which lookup a request needs (at
-// most once per client and HELO name); the server runs it asynchronously and
-// passes the report to finish().
+// Identity checks need DNS: prepare() feeds the request's HELO and MAIL to
+// the session and returns the lookup the session says is due, if any (its
+// timing is the engine's: Session::identity_due()); the server runs it
+// asynchronously and passes the report to finish(), which decides the rest
+// of the request. Every request goes through prepare() then finish().
 //
 // Thread-safety: one handler per connection, used by one thread at a time.
 #pragma once
@@ -53,7 +55,7 @@ class PolicyHandler {
   std::shared_ptr<Logger> logger_;  // kept alive for the session
   std::unique_ptr<Session> session_;
   std::string session_key_;
-  std::string identity_key_;  // client|HELO whose identity has been checked
+  Verdict worst_;  // of the request being answered, from prepare()
   std::string instance_;
   std::size_t tags_prepended_ = 0;
 };

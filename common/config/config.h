@@ -23,20 +23,6 @@
 
 namespace esmtp {
 
-struct RuleConfig {
-  Action action = Action::kOff;  // kOff: the rule is disabled
-  Reply reply;                   // the reply for `action` (adapted or configured)
-  bool reply_configured = false;
-  std::optional<Mode> mode;       // per-rule override of the profile/global mode
-  std::uint64_t max = 0;          // RuleParam::kMax
-  PatternList patterns;           // RuleParam::kPatterns
-  std::string characters;         // RuleParam::kCharacters
-  std::vector<std::string> deny;  // RuleParam::kDeny, lower case
-  MimeLimits mime;                // RuleParam::kMimeLimits
-
-  bool enabled() const { return action != Action::kOff; }
-};
-
 using RuleSet = std::array<RuleConfig, kRuleCount>;
 
 enum class HeloPtrMode : std::uint8_t { kExact, kDomain };
@@ -121,6 +107,9 @@ struct Config {
   // secret itself.
   std::string tag_secret;
   std::string tag_secret_setting = "auto";
+  // esmtp-inspect-milter and esmtp-inspect-policyd serve the same MTA: each
+  // rule and check is decided by one of them (Decider, common/rules/rules.h).
+  bool both_daemons = false;
   LogConfig log;
   MilterConfig milter;
   PolicyConfig policy;

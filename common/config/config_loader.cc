@@ -18,6 +18,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/util/text.h"
+
 namespace esmtp {
 namespace {
 
@@ -302,6 +304,17 @@ const Setting kSettings[] = {
        return {};
      },
      [](const Config& c) { return str_node(c.tag_secret_setting); }},
+    {"both_daemons", SettingType::kBool, "false",
+     "true when esmtp-inspect-milter and esmtp-inspect-policyd serve the same MTA: each rule "
+     "and check is then decided by one of them, so nothing is logged, tagged or counted twice: "
+     "the envelope rules and the identity checks by the policy service, the header, body and "
+     "MIME rules, body_length and invalid_recipients (only the milter sees the recipients the "
+     "MTA rejected) by the milter; each rule's both_daemons line in esmtp-inspect.yaml(5) says "
+     "which. false: each daemon decides every rule it sees, right for one daemon alone.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_bool(n, c.both_daemons);
+     },
+     [](const Config& c) { return YAML::Node(c.both_daemons); }},
 
     {"log", SettingType::kGroup, "",
      "Where decisions are logged: one line per non-continue verdict (see LOGGING in "
@@ -894,7 +907,7 @@ Config build_defaults() {
     RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];
     r.action = info.on_by_default ? info.default_action : Action::kOff;
     r.max = info.default_max;
-    if (info.id == RuleId::kSpecialCharacters) r.characters = "|`";
+    r.characters = info.default_characters;
     r.reply = adapt_reply(Loader::default_reply(info), info.default_action);
   }
   for (const auto& info : check_table()) {
@@ -1234,16 +1247,16 @@ std::string annotated_default_config() {
   for (const auto& info : rule_table()) {
     const RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];
     comment(out, "  ", info.help);
-    out += fmt::format("  # stage: {}; ASA: {}\n", info.stage, info.asa);
+    out += fmt::format("  # stage: {}; ASA: {}\n", stage_text(info.events), info.asa);
     RuleConfig shown = r;
     if (!r.enabled()) {
       shown.action = info.default_action;
       shown.reply = Loader::default_reply(info);
       if (info.param == RuleParam::kPatterns) {
         shown.patterns = PatternList();
-        (void)shown.patterns.add(info.id == RuleId::kMimeFilename ? "*.exe" : "*@spam.example");
+        (void)shown.patterns.add(info.example);
       }
-      if (info.param == RuleParam::kDeny) shown.deny = {"uuencode", "binhex"};
+      if (info.param == RuleParam::kDeny) shown.deny = split_words(info.example);
       out += fmt::format("  # (off) {}: {}\n", info.name, emit_flow(rule_node(shown, info)));
     } else {
       out += fmt::format("  {}: {}\n", info.name, emit_flow(rule_node(shown, info)));

@@ -3,14 +3,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/util/text.h"
 
 namespace esmtp {
 namespace {
-
-constexpr std::size_t kShownMax = 200;  // longest name/address echoed in a log line
 
 std::string_view strip_brackets(std::string_view a) {
   while (!a.empty() && (a.front() == ' ' || a.front() == '\t')) a.remove_prefix(1);
@@ -19,31 +16,43 @@ std::string_view strip_brackets(std::string_view a) {
   return a;
 }
 
-std::string shown(std::string_view s) {
-  if (s.size() <= kShownMax) return std::string(s);
-  // Cut at a character boundary so that UTF-8 stays readable in the log.
-  std::size_t cut = kShownMax;
-  while (cut > kShownMax - 3 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
-  return std::string(s.substr(0, cut)) + "...";
-}
+// For each event, the rules whose rows name it, in rank order: built once
+// from the rule table.
+struct EventRules {
+  std::array<RuleId, kRuleCount> ids{};
+  std::size_t count = 0;
+  std::span<const RuleId> rules() const { return {ids.data(), count}; }
+};
 
-// Length of "VERB ARG PARAM...\r\n" as the client sent it.
-std::uint64_t command_length(std::string_view verb_and_arg, std::size_t arg_len,
-                             std::span<const std::string_view> params) {
-  std::uint64_t n = verb_and_arg.size() + arg_len + 2;
-  for (auto p : params) n += 1 + p.size();
-  return n;
+const std::array<EventRules, kEventCount>& rules_by_event() {
+  static const std::array<EventRules, kEventCount> table = [] {
+    std::array<EventRules, kEventCount> t{};
+    std::vector<const RuleInfo*> ranked;
+    for (const auto& r : rule_table()) ranked.push_back(&r);
+    std::sort(ranked.begin(), ranked.end(),
+              [](const RuleInfo* a, const RuleInfo* b) { return a->rank < b->rank; });
+    for (std::size_t e = 0; e < kEventCount; ++e)
+      for (const RuleInfo* r : ranked)
+        if (has(r->events, static_cast<Event>(e))) t[e].ids[t[e].count++] = r->id;
+    return t;
+  }();
+  return table;
 }
 
 }  // namespace
 
-Session::Session(std::shared_ptr<const Config> config, Logger* logger)
-    : config_(std::move(config)), logger_(logger), profile_(&config_->defaults), scanner_(*this) {
+Session::Session(std::shared_ptr<const Config> config, Logger* logger, FrontEnd front_end)
+    : config_(std::move(config)),
+      logger_(logger),
+      front_end_(front_end),
+      profile_(&config_->defaults),
+      scanner_(*this) {
   last_.reserve(kRuleCount + 2);
 }
 
 bool Session::active(RuleId id) const {
-  return profile_->inspect && profile_->rules[static_cast<std::size_t>(id)].enabled();
+  return profile_->inspect && profile_->rules[static_cast<std::size_t>(id)].enabled() &&
+         decides(*config_, front_end_, rule_info(id).decider);
 }
 
 Verdict Session::outcome() const {
@@ -57,18 +66,34 @@ Verdict Session::outcome() const {
   return v;
 }
 
-Action Session::fire(RuleId id, Scope scope, std::string actual, std::string limit, bool numeric,
-                     std::string where, std::string detail, std::string_view rcpt) {
-  const auto idx = static_cast<std::size_t>(id);
-  const RuleConfig& rc = profile_->rules[idx];
+Action Session::decide(const Facts& facts, Scope scope, std::string_view rcpt) {
+  Action worst = Action::kContinue;
+  // A HELO is decided whatever happened to an earlier transaction.
+  const bool in_transaction = facts.event != Event::kHelo;
+  for (RuleId id : rules_by_event()[static_cast<std::size_t>(facts.event)].rules()) {
+    if (disconnected_ || (in_transaction && decision_)) break;
+    if (!active(id)) continue;
+    const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
+    std::optional<Finding> found = rule_info(id).evaluate(rc, facts, memory(id));
+    if (!found) continue;
+    const Action a = fire(id, scope, std::move(*found), rcpt);
+    worst = std::max(worst, a);
+    // One refusal per command.
+    if (reply_class_for(a) != 0) break;
+  }
+  return worst;
+}
+
+Action Session::fire(RuleId id, Scope scope, Finding f, std::string_view rcpt) {
+  const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
   Verdict v;
   v.rule = rule_info(id).name;
   set_action(v, rc.action, effective_mode(*config_, *profile_, rc));
-  v.actual = std::move(actual);
-  v.limit = std::move(limit);
-  v.numeric = numeric;
-  v.where = std::move(where);
-  v.detail = std::move(detail);
+  v.actual = std::move(f.actual);
+  v.limit = std::move(f.limit);
+  v.numeric = f.numeric;
+  v.where = std::move(f.where);
+  v.detail = std::move(f.detail);
   v.recipient = std::string(rcpt);
   v.reply = rc.reply;
   return record(std::move(v), scope, false);
@@ -88,8 +113,12 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
   if (is_terminal(v.action) && (scope != Scope::kCommand || v.action == Action::kDisconnect ||
                                 v.action == Action::kDiscard)) {
     // The transaction ends here: what was being measured is reported first.
-    report_longest_header();
-    report_longest_body();
+    for (const auto& info : rule_table()) {
+      RuleMemory& mem = memory(info.id);
+      if (mem.pending == 0 || mem.fired) continue;
+      fire(info.id, Scope::kTransaction,
+           pending_finding(profile_->rules[static_cast<std::size_t>(info.id)], mem));
+    }
   }
   if (logger_) {
     LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
@@ -126,13 +155,6 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
   return effective;
 }
 
-Action Session::fire_limit(RuleId id, Scope scope, std::uint64_t actual, std::string where,
-                           std::string detail, std::string_view rcpt) {
-  const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
-  return fire(id, scope, std::to_string(actual), std::to_string(rc.max), true, std::move(where),
-              std::move(detail), rcpt);
-}
-
 void Session::select(bool authenticated) {
   ClientFacts facts{client_ip_, authenticated, daemon_};
   profile_ = &select_profile(*config_, facts);
@@ -149,51 +171,45 @@ Verdict Session::connect(std::string_view address, std::uint16_t, std::string_vi
 
 Verdict Session::helo(std::string_view name) {
   begin_event();
-  if (shown(name) != helo_) {
+  helo_ = shown(name);
+  if (identity_done_ && !iequals(identity_checked_, helo_)) {
     // A new HELO name: the identity checks are made again.
+    identity_done_ = false;
     checks_fired_.reset();
     session_tags_.clear();
   }
-  helo_ = shown(name);
   if (disconnected_) return *decision_;
-  const std::uint64_t len = command_length("HELO ", name.size(), {});
-  if (active(RuleId::kCommandLineLength) &&
-      len > profile_->rules[static_cast<std::size_t>(RuleId::kCommandLineLength)].max)
-    fire_limit(RuleId::kCommandLineLength, Scope::kCommand, len, "helo");
+  Facts f;
+  f.event = Event::kHelo;
+  f.helo = name;
+  decide(f, Scope::kCommand);
   return outcome();
 }
 
 void Session::start_transaction() {
   have_from_ = false;
   from_.clear();
-  accepted_ = refused_ = to_fields_ = 0;
+  accepted_ = refused_ = 0;
   header_octets_ = message_octets_ = 0;
   in_body_ = false;
-  fired_.reset();
-  longest_header_ = longest_body_ = longest_body_line_ = 0;
-  longest_header_name_.clear();
+  for (auto& m : memory_) {
+    const bool in_session = m.fired_in_session;
+    m = RuleMemory{};
+    m.fired_in_session = in_session;
+  }
   if (!disconnected_) decision_.reset();
   tags_.clear();
   quarantine_reason_.clear();
+  // The body is scanned only when some rule reads it. The scanner reports
+  // lines longer than body_line_length's max and enforces mime_structure's
+  // limits (which also bound its memory when the rule is off).
+  scanning_ = false;
+  for (const auto& info : rule_table())
+    if ((info.events & kBodyEvents & ~events_of({Event::kEndOfMessage})) && active(info.id))
+      scanning_ = true;
   const RuleConfig& lines = profile_->rules[static_cast<std::size_t>(RuleId::kBodyLineLength)];
   const RuleConfig& mime = profile_->rules[static_cast<std::size_t>(RuleId::kMimeStructure)];
-  // The body is scanned only when some rule reads it.
-  scanning_ = profile_->inspect &&
-              (lines.enabled() || mime.enabled() || active(RuleId::kMimeFilenameLength) ||
-               active(RuleId::kMimeFilename) || active(RuleId::kMimeEncoding));
-  scanner_.reset(mime.mime, lines.enabled() ? lines.max : UINT64_MAX);
-}
-
-bool Session::forbidden_character(std::string_view address, char* found) const {
-  const std::string& extra =
-      profile_->rules[static_cast<std::size_t>(RuleId::kSpecialCharacters)].characters;
-  for (char c : address) {
-    if (c == '\0' || c == '\r' || c == '\n' || extra.find(c) != std::string::npos) {
-      *found = c;
-      return true;
-    }
-  }
-  return false;
+  scanner_.reset(mime.mime, active(RuleId::kBodyLineLength) ? lines.max : UINT64_MAX);
 }
 
 Verdict Session::mail(std::string_view address, std::span<const std::string_view> params) {
@@ -204,39 +220,12 @@ Verdict Session::mail(std::string_view address, std::span<const std::string_view
   const std::string_view addr = strip_brackets(address);
   from_ = shown(addr);
   have_from_ = true;
-  const auto& rules = profile_->rules;
-  auto max_of = [&](RuleId id) { return rules[static_cast<std::size_t>(id)].max; };
-
-  // Most specific rules first: one refusal per command.
-  char bad = 0;
-  if (active(RuleId::kSpecialCharacters) && forbidden_character(addr, &bad))
-    fire(RuleId::kSpecialCharacters, Scope::kTransaction, fmt::format("0x{:02x}", bad & 0xff), "",
-         false, "mail");
-  if (!blocked() && active(RuleId::kSenderAddressLength) &&
-      addr.size() > max_of(RuleId::kSenderAddressLength))
-    fire_limit(RuleId::kSenderAddressLength, Scope::kTransaction, addr.size(), "mail");
-  if (!blocked() && active(RuleId::kSenderAddress)) {
-    const auto& p = rules[static_cast<std::size_t>(RuleId::kSenderAddress)].patterns;
-    if (const std::string* hit = p.match(addr))
-      fire(RuleId::kSenderAddress, Scope::kTransaction, shown(addr), *hit, false, "mail");
-  }
-  const std::uint64_t len = command_length("MAIL FROM:<>", addr.size(), params);
-  if (!blocked() && active(RuleId::kCommandLineLength) && len > max_of(RuleId::kCommandLineLength))
-    fire_limit(RuleId::kCommandLineLength, Scope::kTransaction, len, "mail");
-  if (!blocked() && active(RuleId::kBodyLength)) {
-    for (auto p : params) {
-      if (p.size() <= 5 || !iequals(p.substr(0, 5), "SIZE=")) continue;
-      std::uint64_t size = 0;
-      auto [end, ec] = std::from_chars(p.data() + 5, p.data() + p.size(), size);
-      if (ec == std::errc::result_out_of_range) size = UINT64_MAX;
-      if ((ec == std::errc() || ec == std::errc::result_out_of_range) &&
-          size > max_of(RuleId::kBodyLength))
-        fire_limit(RuleId::kBodyLength, Scope::kTransaction, size, "mail:SIZE");
-      break;
-    }
-  }
-  if (!blocked() && active(RuleId::kPlaintextSession) && (!tls_ || tls_->empty()))
-    fire(RuleId::kPlaintextSession, Scope::kTransaction, "plaintext", "tls", false, "mail");
+  Facts f;
+  f.event = Event::kMail;
+  f.address = addr;
+  f.params = params;
+  f.tls = tls_ && !tls_->empty();
+  decide(f, Scope::kTransaction);
   return outcome();
 }
 
@@ -246,33 +235,20 @@ Verdict Session::rcpt(std::string_view address, std::span<const std::string_view
   if (blocked()) return *decision_;
   const std::string_view addr = strip_brackets(address);
   const std::string rcpt = shown(addr);
-  const auto& rules = profile_->rules;
-  auto max_of = [&](RuleId id) { return rules[static_cast<std::size_t>(id)].max; };
-
+  Facts f;
+  f.address = addr;
+  f.params = params;
   if (rejected_by_mta) {
     ++invalid_;
     ++refused_;
-    const auto idx = static_cast<std::size_t>(RuleId::kInvalidRecipients);
-    if (active(RuleId::kInvalidRecipients) && invalid_ > max_of(RuleId::kInvalidRecipients) &&
-        !session_fired_[idx]) {
-      session_fired_[idx] = true;
-      fire_limit(RuleId::kInvalidRecipients, Scope::kSession, invalid_, "rcpt", {}, rcpt);
-    }
+    f.event = Event::kRcptRejected;
+    f.invalid = invalid_;
+    decide(f, Scope::kSession, rcpt);
     return outcome();
   }
-
-  Action a = Action::kContinue;
-  char bad = 0;
-  if (active(RuleId::kSpecialCharacters) && forbidden_character(addr, &bad))
-    a = fire(RuleId::kSpecialCharacters, Scope::kCommand, fmt::format("0x{:02x}", bad & 0xff), "",
-             false, "rcpt", {}, rcpt);
-  const std::uint64_t len = command_length("RCPT TO:<>", addr.size(), params);
-  if (reply_class_for(a) == 0 && !blocked() && active(RuleId::kCommandLineLength) &&
-      len > max_of(RuleId::kCommandLineLength))
-    a = fire_limit(RuleId::kCommandLineLength, Scope::kCommand, len, "rcpt", {}, rcpt);
-  if (reply_class_for(a) == 0 && !blocked() && active(RuleId::kRecipientCount) &&
-      accepted_ >= max_of(RuleId::kRecipientCount))
-    a = fire_limit(RuleId::kRecipientCount, Scope::kCommand, accepted_ + 1, "rcpt", {}, rcpt);
+  f.event = Event::kRcpt;
+  f.accepted = accepted_;
+  const Action a = decide(f, Scope::kCommand, rcpt);
   if (reply_class_for(a) == 0 && !blocked())
     ++accepted_;
   else
@@ -311,54 +287,17 @@ Verdict Session::header(std::string_view name, std::string_view value, std::stri
   header_octets_ += m.octets;
   message_octets_ += m.octets;
   if (!profile_->inspect) return outcome();
-
-  const auto& rules = profile_->rules;
-  auto max_of = [&](RuleId id) { return rules[static_cast<std::size_t>(id)].max; };
-  auto once = [&](RuleId id) {
-    const auto idx = static_cast<std::size_t>(id);
-    if (fired_[idx] || blocked() || !active(id)) return false;
-    return true;
-  };
-  auto mark = [&](RuleId id) { fired_[static_cast<std::size_t>(id)] = true; };
-  // Built only when a rule fires: header() allocates nothing otherwise.
-  auto where = [&] { return "header:" + shown(name.substr(0, 64)); };
-
-  if (once(RuleId::kHeaderLineLength) && m.longest_line > max_of(RuleId::kHeaderLineLength)) {
-    if (!reports_longest(RuleId::kHeaderLineLength)) {
-      mark(RuleId::kHeaderLineLength);
-      fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, m.longest_line, where());
-    } else if (m.longest_line > longest_header_) {
-      longest_header_ = m.longest_line;
-      longest_header_name_ = where();
-    }
-  }
-  if (iequals(name, "to")) ++to_fields_;
-  if (once(RuleId::kToFieldsCount) && to_fields_ > max_of(RuleId::kToFieldsCount)) {
-    mark(RuleId::kToFieldsCount);
-    fire_limit(RuleId::kToFieldsCount, Scope::kTransaction, to_fields_, where());
-  }
-  if (once(RuleId::kHeaderLength) && header_octets_ > max_of(RuleId::kHeaderLength)) {
-    mark(RuleId::kHeaderLength);
-    fire_limit(RuleId::kHeaderLength, Scope::kTransaction, header_octets_, where());
-  }
-  check_message_size(false);
+  Facts f;
+  f.event = Event::kHeader;
+  f.header_name = name;
+  f.header_longest_line = m.longest_line;
+  f.header_octets = header_octets_;
+  // The size is checked field by field until the body begins, then once the
+  // message is complete (a header after the body is a protocol edge).
+  f.message_octets = in_body_ ? 0 : message_octets_;
+  decide(f, Scope::kTransaction);
   if (scanning_ && !blocked()) scanner_.header(name, value);
   return outcome();
-}
-
-void Session::report_longest_header() {
-  const auto idx = static_cast<std::size_t>(RuleId::kHeaderLineLength);
-  if (longest_header_ == 0 || fired_[idx]) return;
-  fired_[idx] = true;
-  fire_limit(RuleId::kHeaderLineLength, Scope::kTransaction, longest_header_, longest_header_name_);
-}
-
-void Session::report_longest_body() {
-  const auto idx = static_cast<std::size_t>(RuleId::kBodyLineLength);
-  if (longest_body_ == 0 || fired_[idx]) return;
-  fired_[idx] = true;
-  fire_limit(RuleId::kBodyLineLength, Scope::kTransaction, longest_body_,
-             fmt::format("body:{}", longest_body_line_));
 }
 
 IdentityInput Session::identity_input() const {
@@ -374,13 +313,24 @@ IdentityInput Session::identity_input() const {
 
 bool Session::identity_wanted() const {
   if (!profile_->inspect || !profile_->identity || disconnected_) return false;
+  if (!decides_identity(*config_, front_end_)) return false;
   for (const auto& c : profile_->checks)
     if (c.action != Action::kOff) return true;
   return false;
 }
 
+std::optional<IdentityInput> Session::identity_due(Event at) const {
+  if (identity_done_ || !identity_wanted()) return std::nullopt;
+  // Before HELO and MAIL there is nothing to check but the address, which a
+  // later HELO would check again.
+  if (at == Event::kHelo ? helo_.empty() : at < Event::kMail) return std::nullopt;
+  return identity_input();
+}
+
 Verdict Session::identity(const IdentityReport& report, std::string_view where) {
   begin_event();
+  identity_done_ = true;
+  identity_checked_ = helo_;
   if (disconnected_) return *decision_;
   if (!identity_wanted()) return outcome();
   const Mode mode = profile_->mode.value_or(config_->mode);
@@ -423,22 +373,11 @@ std::vector<std::string> Session::tags() const {
 
 bool Session::needs_body() const {
   if (blocked()) return false;
-  for (RuleId id : {RuleId::kBodyLineLength, RuleId::kBodyLength, RuleId::kMimeFilenameLength,
-                    RuleId::kMimeFilename, RuleId::kMimeEncoding, RuleId::kMimeStructure})
-    if (active(id) && !fired_[static_cast<std::size_t>(id)]) return true;
+  for (const auto& info : rule_table())
+    if ((info.events & kBodyEvents) && active(info.id) &&
+        !memory_[static_cast<std::size_t>(info.id)].fired)
+      return true;
   return false;
-}
-
-// The header section is measured field by field; the body only once it is
-// complete, so the size logged is the message's, whatever the chunking.
-void Session::check_message_size(bool complete) {
-  const auto idx = static_cast<std::size_t>(RuleId::kBodyLength);
-  if (fired_[idx] || blocked() || !active(RuleId::kBodyLength)) return;
-  if (in_body_ && !complete) return;
-  if (message_octets_ <= profile_->rules[idx].max) return;
-  fired_[idx] = true;
-  fire_limit(RuleId::kBodyLength, Scope::kTransaction, message_octets_,
-             in_body_ ? "body" : "header");
 }
 
 Verdict Session::end_of_headers() {
@@ -447,7 +386,9 @@ Verdict Session::end_of_headers() {
   if (in_body_) return outcome();
   in_body_ = true;
   message_octets_ += 2;  // the empty line
-  report_longest_header();
+  Facts f;
+  f.event = Event::kEndOfHeaders;
+  decide(f, Scope::kTransaction);
   if (scanning_ && !blocked()) scanner_.end_of_headers();
   return outcome();
 }
@@ -470,8 +411,10 @@ Verdict Session::end_of_message() {
   begin_event();
   if (blocked()) return *decision_;
   if (scanning_) scanner_.finish();
-  if (!blocked()) report_longest_body();
-  check_message_size(true);
+  Facts f;
+  f.event = Event::kEndOfMessage;
+  f.message_octets = message_octets_;
+  decide(f, Scope::kTransaction);
   if (blocked()) return *decision_;
   return outcome();
 }
@@ -488,60 +431,37 @@ void Session::close() {
 }
 
 void Session::on_long_line(std::uint64_t length, std::uint64_t line_no) {
-  const auto idx = static_cast<std::size_t>(RuleId::kBodyLineLength);
-  if (fired_[idx] || blocked() || !active(RuleId::kBodyLineLength)) return;
-  if (reports_longest(RuleId::kBodyLineLength)) {
-    if (length > longest_body_) {
-      longest_body_ = length;
-      longest_body_line_ = line_no;
-    }
-    return;
-  }
-  fired_[idx] = true;
-  fire_limit(RuleId::kBodyLineLength, Scope::kTransaction, length, fmt::format("body:{}", line_no));
+  Facts f;
+  f.event = Event::kBodyLine;
+  f.line_length = length;
+  f.line_no = line_no;
+  decide(f, Scope::kTransaction);
 }
 
 void Session::on_filename(const MimeFilename& f) {
-  if (blocked()) return;
-  // Built only when a rule fires: a filename costs no allocation otherwise.
-  auto detail = [&] {
-    return fmt::format("{}{}={}", f.decoded ? "" : "undecodable ", f.source, shown(f.name));
-  };
-  auto where = [&] { return fmt::format("mime:{}", f.part); };
-  const auto len_idx = static_cast<std::size_t>(RuleId::kMimeFilenameLength);
-  if (!fired_[len_idx] && active(RuleId::kMimeFilenameLength) &&
-      f.name.size() > profile_->rules[len_idx].max) {
-    fired_[len_idx] = true;
-    fire_limit(RuleId::kMimeFilenameLength, Scope::kTransaction, f.name.size(), where(), detail());
-  }
-  const auto pat_idx = static_cast<std::size_t>(RuleId::kMimeFilename);
-  if (!fired_[pat_idx] && !blocked() && active(RuleId::kMimeFilename)) {
-    if (const std::string* hit = profile_->rules[pat_idx].patterns.match(f.name)) {
-      fired_[pat_idx] = true;
-      fire(RuleId::kMimeFilename, Scope::kTransaction, shown(f.name), *hit, false, where(),
-           detail());
-    }
-  }
+  Facts facts;
+  facts.event = Event::kMimeFilename;
+  facts.filename = &f;
+  decide(facts, Scope::kTransaction);
 }
 
 void Session::on_encoding(std::string_view encoding, std::string_view part) {
-  const auto idx = static_cast<std::size_t>(RuleId::kMimeEncoding);
-  if (fired_[idx] || blocked() || !active(RuleId::kMimeEncoding)) return;
-  const auto& deny = profile_->rules[idx].deny;
-  auto hit = std::find(deny.begin(), deny.end(), encoding);
-  if (hit == deny.end()) return;
-  fired_[idx] = true;
-  fire(RuleId::kMimeEncoding, Scope::kTransaction, shown(encoding), *hit, false,
-       fmt::format("mime:{}", part));
+  Facts f;
+  f.event = Event::kMimeEncoding;
+  f.encoding = encoding;
+  f.part = part;
+  decide(f, Scope::kTransaction);
 }
 
 void Session::on_limit(MimeLimit which, std::uint64_t actual, std::uint64_t limit,
                        std::string_view part) {
-  const auto idx = static_cast<std::size_t>(RuleId::kMimeStructure);
-  if (fired_[idx] || blocked() || !active(RuleId::kMimeStructure)) return;
-  fired_[idx] = true;
-  fire(RuleId::kMimeStructure, Scope::kTransaction, std::to_string(actual), std::to_string(limit),
-       true, fmt::format("mime:{}", part), std::string(to_string(which)));
+  Facts f;
+  f.event = Event::kMimeLimit;
+  f.mime_limit = which;
+  f.mime_actual = actual;
+  f.mime_max = limit;
+  f.part = part;
+  decide(f, Scope::kTransaction);
 }
 
 }  // namespace esmtp

@@ -8,6 +8,14 @@
 // every verdict of that event. Each non-continue verdict is logged once, with
 // the session's queue ID, client, HELO and sender.
 //
+// The session decides nothing itself: for each event it fills the Facts, and
+// runs the evaluators of the rules whose rows name that event
+// (common/rules/rules.h), active in the profile and decided by this front end,
+// in the rows' rank order; then it applies each finding's action with the
+// event's scope. The identity checks' timing is the session's too:
+// identity_due() says when a lookup is due and for which HELO name, so that
+// every front end checks at the same points.
+//
 // Scope: a reject/tempfail of a RCPT refuses that recipient only; one at MAIL,
 // header, body or end of message ends the transaction (later events of it
 // return the same verdict without logging again); disconnect ends the session.
@@ -22,6 +30,7 @@
 // reload never changes the rules of a session in flight.
 #pragma once
 
+#include <array>
 #include <bitset>
 #include <cstdint>
 #include <memory>
@@ -32,6 +41,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/engine/front_end.h"
 #include "common/engine/identity.h"
 #include "common/log/logger.h"
 #include "common/mime/mime_scanner.h"
@@ -49,7 +59,10 @@ struct HeaderMetrics {
 
 class Session : private MimeListener {
  public:
-  explicit Session(std::shared_ptr<const Config> config, Logger* logger = nullptr);
+  // `front_end` decides, with both_daemons, which rules this session runs
+  // (Decider in rules.h); kOffline runs every rule.
+  explicit Session(std::shared_ptr<const Config> config, Logger* logger = nullptr,
+                   FrontEnd front_end = FrontEnd::kOffline);
 
   // Facts the MTA supplies (milter macros, policy attributes).
   void set_queue_id(std::string_view id) { queue_id_ = id; }
@@ -73,10 +86,14 @@ class Session : private MimeListener {
   // Every verdict of the last event, in the order the rules fired.
   std::span<const Verdict> last() const { return last_; }
 
-  // Identity checks (esmtp-inspect.yaml(5), IDENTITY CHECKS). The front end runs the DNS lookups
-  // for identity_input() (once per client and HELO name) when identity_wanted(), and hands the
-  // report in; each check that did not pass acts once per HELO name. `where` is the stage ("helo",
-  // "rcpt", ...).
+  // Identity checks (esmtp-inspect.yaml(5), IDENTITY CHECKS). The front end
+  // asks identity_due() after each command it sees from HELO on (`at`: the
+  // command's event); when it returns a lookup, the front end runs it and
+  // hands the report to identity(). A lookup is due once per HELO name
+  // (case-insensitive) in the session, and for a client that never said HELO
+  // once, from its first MAIL; each check that did not pass acts once per
+  // HELO name. `where` is the stage ("helo", "mail", "rcpt", ...).
+  std::optional<IdentityInput> identity_due(Event at) const;
   bool identity_wanted() const;
   IdentityInput identity_input() const;
   Verdict identity(const IdentityReport& report, std::string_view where);
@@ -108,29 +125,18 @@ class Session : private MimeListener {
   Verdict outcome() const;
   bool blocked() const { return disconnected_ || decision_.has_value(); }
   bool active(RuleId id) const;
+  // Runs the rules of facts.event; returns the most severe action.
+  Action decide(const Facts& facts, Scope scope, std::string_view rcpt = {});
   // Records a verdict of rule `id`; returns its effective action.
-  Action fire(RuleId id, Scope scope, std::string actual, std::string limit, bool numeric,
-              std::string where, std::string detail = {}, std::string_view rcpt = {});
-  Action fire_limit(RuleId id, Scope scope, std::uint64_t actual, std::string where,
-                    std::string detail = {}, std::string_view rcpt = {});
+  Action fire(RuleId id, Scope scope, Finding f, std::string_view rcpt = {});
   void set_action(Verdict& v, Action configured, Mode mode) const;
   // Logs a verdict and applies its effect (tags, quarantine, decision).
   Action record(Verdict v, Scope scope, bool session_level);
   void select(bool authenticated);
   void start_transaction();
-  void check_message_size(bool complete);
-  // Reports the longest header/body line seen so far (rules that let mail
-  // through report at the end of their stage, or before a verdict ends it).
-  void report_longest_header();
-  void report_longest_body();
-  // Rules whose action does not end the transaction report the longest value
-  // once the stage is over; the others act on the first value over the limit.
-  bool reports_longest(RuleId id) const {
-    return !is_terminal(profile_->rules[static_cast<std::size_t>(id)].action);
-  }
-  bool forbidden_character(std::string_view address, char* found) const;
+  RuleMemory& memory(RuleId id) { return memory_[static_cast<std::size_t>(id)]; }
 
-  // MimeListener
+  // MimeListener: the scanner's findings are events of their own.
   void on_long_line(std::uint64_t length, std::uint64_t line_no) override;
   void on_filename(const MimeFilename& f) override;
   void on_encoding(std::string_view encoding, std::string_view part) override;
@@ -139,6 +145,7 @@ class Session : private MimeListener {
 
   std::shared_ptr<const Config> config_;
   Logger* logger_;
+  FrontEnd front_end_;
   const Profile* profile_;
 
   // Session.
@@ -147,11 +154,12 @@ class Session : private MimeListener {
   std::optional<IpAddress> client_ip_;
   std::string daemon_;
   std::string helo_;
+  std::string identity_checked_;  // lower-cased HELO name the checks were made for
+  bool identity_done_ = false;
   std::string auth_user_;
   std::optional<std::string> tls_;
   std::uint32_t invalid_ = 0;
   bool disconnected_ = false;
-  std::bitset<kRuleCount> session_fired_;
   std::bitset<kCheckCount> checks_fired_;
   std::vector<std::string> session_tags_;  // identity tags: every message of the session
 
@@ -161,16 +169,11 @@ class Session : private MimeListener {
   bool have_from_ = false;
   std::uint32_t accepted_ = 0;
   std::uint32_t refused_ = 0;
-  std::uint32_t to_fields_ = 0;
   std::uint64_t header_octets_ = 0;
   std::uint64_t message_octets_ = 0;
   bool in_body_ = false;
   bool scanning_ = false;
-  std::bitset<kRuleCount> fired_;
-  std::uint64_t longest_header_ = 0;  // over the limit, reported at end of headers
-  std::string longest_header_name_;
-  std::uint64_t longest_body_ = 0;  // over the limit, reported at end of message
-  std::uint64_t longest_body_line_ = 0;
+  std::array<RuleMemory, kRuleCount> memory_;
   std::optional<Verdict> decision_;
   std::vector<std::string> tags_;
   std::string quarantine_reason_;

@@ -1,6 +1,12 @@
 #include "common/rules/rules.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
 #include <limits>
+
+#include "common/util/text.h"
 
 namespace esmtp {
 namespace {
@@ -8,66 +14,261 @@ namespace {
 constexpr std::uint64_t kBig = std::numeric_limits<std::uint32_t>::max();
 constexpr std::uint64_t kHuge = std::uint64_t{1} << 40;  // 1 TiB: no real message
 
+// ---- Evaluators: one per rule, each deciding the events of its row. ----
+
+// Length of "VERB ARG PARAM...\r\n" as the client sent it.
+std::uint64_t command_length(std::string_view verb_and_arg, std::size_t arg_len,
+                             std::span<const std::string_view> params) {
+  std::uint64_t n = verb_and_arg.size() + arg_len + 2;
+  for (auto p : params) n += 1 + p.size();
+  return n;
+}
+
+Finding over_max(const RuleConfig& rc, std::uint64_t actual, std::string where,
+                 std::string detail = {}) {
+  return {std::to_string(actual), std::to_string(rc.max), true, std::move(where),
+          std::move(detail)};
+}
+
+// Rules whose action does not end the transaction report the largest value
+// once the stage is over; the others act on the first value over the limit.
+std::optional<Finding> worst_or_first(const RuleConfig& rc, RuleMemory& mem, std::uint64_t actual,
+                                      std::string where) {
+  if (is_terminal(rc.action)) {
+    mem.fired = true;
+    return over_max(rc, actual, std::move(where));
+  }
+  if (actual > mem.pending) {
+    mem.pending = actual;
+    mem.pending_where = std::move(where);
+  }
+  return std::nullopt;
+}
+
+std::optional<Finding> pending_at_end(const RuleConfig& rc, RuleMemory& mem) {
+  if (mem.pending == 0 || mem.fired) return std::nullopt;
+  return pending_finding(rc, mem);
+}
+
+std::string header_where(std::string_view name) {
+  return "header:" + shown(name.substr(0, 64));
+}
+
+std::optional<Finding> command_line_length(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+  std::uint64_t len = 0;
+  if (f.event == Event::kHelo)
+    len = command_length("HELO ", f.helo.size(), {});
+  else if (f.event == Event::kMail)
+    len = command_length("MAIL FROM:<>", f.address.size(), f.params);
+  else
+    len = command_length("RCPT TO:<>", f.address.size(), f.params);
+  if (len <= rc.max) return std::nullopt;
+  return over_max(rc, len, std::string(to_string(f.event)));
+}
+
+std::optional<Finding> recipient_count(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+  if (f.accepted < rc.max) return std::nullopt;
+  return over_max(rc, f.accepted + std::uint64_t{1}, "rcpt");
+}
+
+std::optional<Finding> invalid_recipients(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (f.invalid <= rc.max || mem.fired_in_session) return std::nullopt;
+  mem.fired_in_session = true;
+  return over_max(rc, f.invalid, "rcpt");
+}
+
+std::optional<Finding> sender_address_length(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+  if (f.address.size() <= rc.max) return std::nullopt;
+  return over_max(rc, f.address.size(), "mail");
+}
+
+std::optional<Finding> sender_address(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+  const std::string* hit = rc.patterns.match(f.address);
+  if (!hit) return std::nullopt;
+  return Finding{shown(f.address), *hit, false, "mail", {}};
+}
+
+// NUL, CR and LF are always forbidden.
+std::optional<Finding> special_characters(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+  for (char c : f.address)
+    if (c == '\0' || c == '\r' || c == '\n' || rc.characters.find(c) != std::string::npos)
+      return Finding{
+          fmt::format("0x{:02x}", c & 0xff), "", false, std::string(to_string(f.event)), {}};
+  return std::nullopt;
+}
+
+std::optional<Finding> header_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (f.event == Event::kEndOfHeaders) return pending_at_end(rc, mem);
+  if (mem.fired || f.header_longest_line <= rc.max) return std::nullopt;
+  return worst_or_first(rc, mem, f.header_longest_line, header_where(f.header_name));
+}
+
+std::optional<Finding> header_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (mem.fired || f.header_octets <= rc.max) return std::nullopt;
+  mem.fired = true;
+  return over_max(rc, f.header_octets, header_where(f.header_name));
+}
+
+std::optional<Finding> to_fields_count(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (iequals(f.header_name, "to")) ++mem.count;
+  if (mem.fired || mem.count <= rc.max) return std::nullopt;
+  mem.fired = true;
+  return over_max(rc, mem.count, header_where(f.header_name));
+}
+
+std::optional<Finding> body_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (f.event == Event::kEndOfMessage) return pending_at_end(rc, mem);
+  if (mem.fired || f.line_length <= rc.max) return std::nullopt;
+  return worst_or_first(rc, mem, f.line_length, fmt::format("body:{}", f.line_no));
+}
+
+// The SIZE= declared at MAIL (not remembered: the message as received is
+// measured again), then the header section and body as they arrive; the body
+// only once it is complete, so the size logged is the message's, whatever
+// the chunking.
+std::optional<Finding> body_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (f.event == Event::kMail) {
+    for (auto p : f.params) {
+      if (p.size() <= 5 || !iequals(p.substr(0, 5), "SIZE=")) continue;
+      std::uint64_t size = 0;
+      auto [end, ec] = std::from_chars(p.data() + 5, p.data() + p.size(), size);
+      if (ec == std::errc::result_out_of_range) size = UINT64_MAX;
+      if ((ec == std::errc() || ec == std::errc::result_out_of_range) && size > rc.max)
+        return over_max(rc, size, "mail:SIZE");
+      break;
+    }
+    return std::nullopt;
+  }
+  if (mem.fired || f.message_octets <= rc.max) return std::nullopt;
+  mem.fired = true;
+  return over_max(rc, f.message_octets, f.event == Event::kEndOfMessage ? "body" : "header");
+}
+
+std::string filename_detail(const MimeFilename& n) {
+  return fmt::format("{}{}={}", n.decoded ? "" : "undecodable ", n.source, shown(n.name));
+}
+
+std::optional<Finding> mime_filename_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (mem.fired || f.filename->name.size() <= rc.max) return std::nullopt;
+  mem.fired = true;
+  return over_max(rc, f.filename->name.size(), fmt::format("mime:{}", f.filename->part),
+                  filename_detail(*f.filename));
+}
+
+std::optional<Finding> mime_filename(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (mem.fired) return std::nullopt;
+  const std::string* hit = rc.patterns.match(f.filename->name);
+  if (!hit) return std::nullopt;
+  mem.fired = true;
+  return Finding{shown(f.filename->name), *hit, false, fmt::format("mime:{}", f.filename->part),
+                 filename_detail(*f.filename)};
+}
+
+std::optional<Finding> mime_encoding(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+  if (mem.fired) return std::nullopt;
+  auto hit = std::find(rc.deny.begin(), rc.deny.end(), f.encoding);
+  if (hit == rc.deny.end()) return std::nullopt;
+  mem.fired = true;
+  return Finding{shown(f.encoding), *hit, false, fmt::format("mime:{}", f.part), {}};
+}
+
+std::optional<Finding> mime_structure(const RuleConfig&, const Facts& f, RuleMemory& mem) {
+  if (mem.fired) return std::nullopt;
+  mem.fired = true;
+  return Finding{std::to_string(f.mime_actual), std::to_string(f.mime_max), true,
+                 fmt::format("mime:{}", f.part), std::string(to_string(f.mime_limit))};
+}
+
+std::optional<Finding> plaintext_session(const RuleConfig&, const Facts& f, RuleMemory&) {
+  if (f.tls) return std::nullopt;
+  return Finding{"plaintext", "tls", false, "mail", {}};
+}
+
+using E = Event;
+using D = Decider;
+
 // Order matches RuleId.
 constexpr std::array<RuleInfo, kRuleCount> kRules{{
-    {RuleId::kCommandLineLength, "command_line_length", "helo, mail, rcpt", RuleParam::kMax, true,
-     512, 16, 65536, Action::kReject, "500 5.5.2 Command line too long",
-     "match cmd line length gt 512",
+    {RuleId::kCommandLineLength, "command_line_length", events_of({E::kHelo, E::kMail, E::kRcpt}),
+     D::kPolicy, 3, RuleParam::kMax, true, 512, 16, 65536, "", "", Action::kReject,
+     "500 5.5.2 Command line too long", "match cmd line length gt 512",
      "Octets of a HELO/EHLO, MAIL or RCPT command line rebuilt from verb, argument and ESMTP "
-     "parameters, CRLF included (RFC 5321 allows 512)."},
-    {RuleId::kRecipientCount, "recipient_count", "rcpt", RuleParam::kMax, true, 100, 1, kBig,
-     Action::kTempfail, "452 4.5.3 Too many recipients", "match cmd RCPT count gt 100",
+     "parameters, CRLF included (RFC 5321 allows 512).",
+     command_line_length},
+    {RuleId::kRecipientCount, "recipient_count", events_of({E::kRcpt}), D::kPolicy, 4,
+     RuleParam::kMax, true, 100, 1, kBig, "", "", Action::kTempfail,
+     "452 4.5.3 Too many recipients", "match cmd RCPT count gt 100",
      "Accepted recipients per transaction. Each recipient past the limit gets the reply; the "
-     "message is delivered to the others and the sender retries the rest."},
-    {RuleId::kInvalidRecipients, "invalid_recipients", "rcpt", RuleParam::kMax, true, 20, 1, kBig,
-     Action::kDisconnect, "421 4.7.0 Too many invalid recipients",
-     "match invalid-recipients count gt",
-     "Recipients the MTA rejected in one session (directory harvesting)."},
-    {RuleId::kSenderAddressLength, "sender_address_length", "mail", RuleParam::kMax, true, 320, 1,
-     65536, Action::kReject, "501 5.1.7 Sender address too long",
-     "match sender-address length gt 320", "Octets of the envelope sender address."},
-    {RuleId::kSenderAddress, "sender_address", "mail", RuleParam::kPatterns, false, 0, 0, 0,
-     Action::kReject, "550 5.7.1 Sender address rejected", "match sender-address regex",
+     "message is delivered to the others and the sender retries the rest.",
+     recipient_count},
+    {RuleId::kInvalidRecipients, "invalid_recipients", events_of({E::kRcptRejected}), D::kMilter, 5,
+     RuleParam::kMax, true, 20, 1, kBig, "", "", Action::kDisconnect,
+     "421 4.7.0 Too many invalid recipients", "match invalid-recipients count gt",
+     "Recipients the MTA rejected in one session (directory harvesting).", invalid_recipients},
+    {RuleId::kSenderAddressLength, "sender_address_length", events_of({E::kMail}), D::kPolicy, 1,
+     RuleParam::kMax, true, 320, 1, 65536, "", "", Action::kReject,
+     "501 5.1.7 Sender address too long", "match sender-address length gt 320",
+     "Octets of the envelope sender address.", sender_address_length},
+    {RuleId::kSenderAddress, "sender_address", events_of({E::kMail}), D::kPolicy, 2,
+     RuleParam::kPatterns, false, 0, 0, 0, "", "*@spam.example", Action::kReject,
+     "550 5.7.1 Sender address rejected", "match sender-address regex",
      "Envelope senders matching any pattern (glob like \"*@spam.example\", case-insensitive, "
-     "or \"re:\" followed by an RE2 expression)."},
-    {RuleId::kSpecialCharacters, "special_characters", "mail, rcpt", RuleParam::kCharacters, true,
-     0, 0, 0, Action::kReject, "501 5.1.3 Invalid character in address",
-     "special-character (pipe signature)",
-     "Forbidden characters in envelope addresses. NUL, CR and LF are always forbidden."},
-    {RuleId::kHeaderLineLength, "header_line_length", "header", RuleParam::kMax, true, 998, 78,
-     kBig, Action::kReject, "550 5.6.0 Header line too long", "match header line length gt 998",
-     "Longest physical line of any header field, CRLF excluded (RFC 5322 allows 998)."},
-    {RuleId::kHeaderLength, "header_length", "header", RuleParam::kMax, false, 102400, 1024, kBig,
-     Action::kReject, "552 5.3.4 Message header too large", "match header length gt",
-     "Total octets of the header section."},
-    {RuleId::kToFieldsCount, "to_fields_count", "header", RuleParam::kMax, false, 1, 1, kBig,
-     Action::kReject, "550 5.6.0 Too many To fields", "match header to-fields count gt",
-     "Number of To: header fields (RFC 5322 allows one)."},
-    {RuleId::kBodyLineLength, "body_line_length", "body", RuleParam::kMax, true, 998, 78, kBig,
-     Action::kLog, "550 5.6.0 Body line too long", "match body line length gt 998",
-     "Longest body line, CRLF excluded, MIME part headers included."},
-    {RuleId::kBodyLength, "body_length", "mail, body", RuleParam::kMax, false, 52428800, 1024,
-     kHuge, Action::kReject, "552 5.3.4 Message too big", "match body length gt",
+     "or \"re:\" followed by an RE2 expression).",
+     sender_address},
+    {RuleId::kSpecialCharacters, "special_characters", events_of({E::kMail, E::kRcpt}), D::kPolicy,
+     0, RuleParam::kCharacters, true, 0, 0, 0, "|`", "", Action::kReject,
+     "501 5.1.3 Invalid character in address", "special-character (pipe signature)",
+     "Forbidden characters in envelope addresses. NUL, CR and LF are always forbidden.",
+     special_characters},
+    {RuleId::kHeaderLineLength, "header_line_length", events_of({E::kHeader, E::kEndOfHeaders}),
+     D::kMilter, 6, RuleParam::kMax, true, 998, 78, kBig, "", "", Action::kReject,
+     "550 5.6.0 Header line too long", "match header line length gt 998",
+     "Longest physical line of any header field, CRLF excluded (RFC 5322 allows 998).",
+     header_line_length},
+    {RuleId::kHeaderLength, "header_length", events_of({E::kHeader}), D::kMilter, 8,
+     RuleParam::kMax, false, 102400, 1024, kBig, "", "", Action::kReject,
+     "552 5.3.4 Message header too large", "match header length gt",
+     "Total octets of the header section.", header_length},
+    {RuleId::kToFieldsCount, "to_fields_count", events_of({E::kHeader}), D::kMilter, 7,
+     RuleParam::kMax, false, 1, 1, kBig, "", "", Action::kReject, "550 5.6.0 Too many To fields",
+     "match header to-fields count gt", "Number of To: header fields (RFC 5322 allows one).",
+     to_fields_count},
+    {RuleId::kBodyLineLength, "body_line_length", events_of({E::kBodyLine, E::kEndOfMessage}),
+     D::kMilter, 9, RuleParam::kMax, true, 998, 78, kBig, "", "", Action::kLog,
+     "550 5.6.0 Body line too long", "match body line length gt 998",
+     "Longest body line, CRLF excluded, MIME part headers included.", body_line_length},
+    {RuleId::kBodyLength, "body_length", events_of({E::kMail, E::kHeader, E::kEndOfMessage}),
+     D::kMilter, 14, RuleParam::kMax, false, 52428800, 1024, kHuge, "", "", Action::kReject,
+     "552 5.3.4 Message too big", "match body length gt",
      "Message size in octets: the SIZE= declared at MAIL, then the header section plus body "
-     "as received."},
-    {RuleId::kMimeFilenameLength, "mime_filename_length", "body", RuleParam::kMax, true, 255, 1,
-     65536, Action::kReject, "550 5.6.0 Attachment filename too long",
-     "match MIME filename length gt 255",
+     "as received.",
+     body_length},
+    {RuleId::kMimeFilenameLength, "mime_filename_length", events_of({E::kMimeFilename}), D::kMilter,
+     10, RuleParam::kMax, true, 255, 1, 65536, "", "", Action::kReject,
+     "550 5.6.0 Attachment filename too long", "match MIME filename length gt 255",
      "Attachment filename length in UTF-8 octets after RFC 2231 and RFC 2047 decoding; "
-     "undecodable names are measured raw."},
-    {RuleId::kMimeFilename, "mime_filename", "body", RuleParam::kPatterns, false, 0, 0, 0,
-     Action::kReject, "550 5.7.1 Attachment type not allowed", "match mime filetype",
+     "undecodable names are measured raw.",
+     mime_filename_length},
+    {RuleId::kMimeFilename, "mime_filename", events_of({E::kMimeFilename}), D::kMilter, 11,
+     RuleParam::kPatterns, false, 0, 0, 0, "", "*.exe", Action::kReject,
+     "550 5.7.1 Attachment type not allowed", "match mime filetype",
      "Attachment filenames matching any pattern (glob like \"*.exe\", case-insensitive, or "
-     "\"re:\" followed by an RE2 expression)."},
-    {RuleId::kMimeEncoding, "mime_encoding", "body", RuleParam::kDeny, false, 0, 0, 0,
-     Action::kReject, "554 5.6.0 Content encoding not allowed", "match mime encoding",
-     "Content-Transfer-Encoding values that are refused (case-insensitive)."},
-    {RuleId::kMimeStructure, "mime_structure", "body", RuleParam::kMimeLimits, true, 0, 0, 0,
-     Action::kReject, "554 5.6.0 MIME structure too complex", "none",
-     "MIME nesting depth, part count, boundary length and part header size (MIME bombs)."},
-    {RuleId::kPlaintextSession, "plaintext_session", "mail", RuleParam::kNone, false, 0, 0, 0,
-     Action::kLog, "530 5.7.0 Must issue a STARTTLS command first", "allow-tls (log)",
-     "A transaction on a session not protected by TLS. Off unless an action is set."},
+     "\"re:\" followed by an RE2 expression).",
+     mime_filename},
+    {RuleId::kMimeEncoding, "mime_encoding", events_of({E::kMimeEncoding}), D::kMilter, 12,
+     RuleParam::kDeny, false, 0, 0, 0, "", "uuencode binhex", Action::kReject,
+     "554 5.6.0 Content encoding not allowed", "match mime encoding",
+     "Content-Transfer-Encoding values that are refused (case-insensitive).", mime_encoding},
+    {RuleId::kMimeStructure, "mime_structure", events_of({E::kMimeLimit}), D::kMilter, 13,
+     RuleParam::kMimeLimits, true, 0, 0, 0, "", "", Action::kReject,
+     "554 5.6.0 MIME structure too complex", "none",
+     "MIME nesting depth, part count, boundary length and part header size (MIME bombs).",
+     mime_structure},
+    {RuleId::kPlaintextSession, "plaintext_session", events_of({E::kMail}), D::kPolicy, 15,
+     RuleParam::kNone, false, 0, 0, 0, "", "", Action::kLog,
+     "530 5.7.0 Must issue a STARTTLS command first", "allow-tls (log)",
+     "A transaction on a session not protected by TLS. Off unless an action is set.",
+     plaintext_session},
 }};
 
 // Order matches CheckId.
@@ -110,7 +311,41 @@ constexpr bool rows_in_enum_order(const Table& t) {
 static_assert(rows_in_enum_order(kRules), "kRules rows must follow RuleId order");
 static_assert(rows_in_enum_order(kChecks), "kChecks rows must follow CheckId order");
 
+constexpr bool ranks_distinct(const std::array<RuleInfo, kRuleCount>& t) {
+  for (std::size_t i = 0; i < t.size(); ++i)
+    for (std::size_t j = i + 1; j < t.size(); ++j)
+      if (t[i].rank == t[j].rank) return false;
+  return true;
+}
+static_assert(ranks_distinct(kRules), "two rules of one event need an order: distinct ranks");
+
+constexpr std::string_view kEventNames[kEventCount] = {
+    "helo", "mail", "rcpt", "rcpt", "header", "header", "body", "body", "body", "body", "body"};
+
 }  // namespace
+
+std::string_view to_string(Event e) {
+  return kEventNames[static_cast<std::size_t>(e)];
+}
+
+std::string stage_text(EventSet events) {
+  std::string out;
+  for (std::size_t i = 0; i < kEventCount; ++i) {
+    if (!has(events, static_cast<Event>(i))) continue;
+    const std::string_view name = kEventNames[i];
+    if (out == name || out.ends_with(", " + std::string(name))) continue;
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+Finding pending_finding(const RuleConfig& rc, RuleMemory& mem) {
+  mem.fired = true;
+  Finding f = over_max(rc, mem.pending, std::move(mem.pending_where));
+  mem.pending = 0;
+  return f;
+}
 
 std::span<const RuleInfo> rule_table() {
   return kRules;

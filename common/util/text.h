@@ -39,6 +39,28 @@ inline std::string to_lower(std::string_view s) {
   return r;
 }
 
+// `s` cut to at most 200 octets plus "..." for a log line or a verdict, at a
+// character boundary so that UTF-8 stays readable.
+inline std::string shown(std::string_view s) {
+  constexpr std::size_t kShownMax = 200;
+  if (s.size() <= kShownMax) return std::string(s);
+  std::size_t cut = kShownMax;
+  while (cut > kShownMax - 3 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "...";
+}
+
+// The words of `s`, separated by blanks.
+inline std::vector<std::string> split_words(std::string_view s) {
+  std::vector<std::string> words;
+  while (true) {
+    s = trim(s);
+    if (s.empty()) return words;
+    const std::size_t end = std::min(s.find_first_of(" \t"), s.size());
+    words.emplace_back(s.substr(0, end));
+    s.remove_prefix(end);
+  }
+}
+
 // The strings of `v` with `sep` between them.
 inline std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
   std::string r;

@@ -458,6 +458,57 @@ class BothDaemonsByDefault(BothDaemons):
     secret = ""
 
 
+class BothDaemonsDecideOnce(unittest.TestCase):
+    """both_daemons: true (esmtp-inspect.yaml(5)): with the policy service and
+    the milter on one Postfix, each rule is decided by one of them, so a
+    verdict is logged once: the envelope rules by the policy service, the
+    content rules by the milter. Monitor mode lets the message through so
+    that both daemons see every stage; without both_daemons each logs the
+    envelope rule (the control)."""
+
+    def run_both(self, both):
+        env = harness.Env(f"both-once-{str(both).lower()}")
+        try:
+            common = (f"mode: monitor\nboth_daemons: {str(both).lower()}\n"
+                      "rules: { to_fields_count: { max: 1, action: tag } }\n")
+            policyd = harness.Policyd(env, common).start()
+            milter = harness.Milter(env, common).start()
+            sink = harness.Sink(env)
+            postfix = harness.Postfix(
+                env, sink, milters=[milter.postfix_spec],
+                extra={"smtpd_recipient_restrictions":
+                       f"check_policy_service {policyd.postfix_spec}"})
+            path = env.path("once.eml")
+            harness.write_message(path, ["From: once@example.org", "To: a@example.net",
+                                         "To: b@example.net"])
+            r = harness.swaks(postfix.port, sender="once@example.org",
+                              to=("pipe|user@example.net",), helo="mx.example.org", data=path)
+            self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+            milter.wait_log(r"rule=to_fields_count")
+            if not both:
+                milter.wait_log(r"rule=special_characters")
+            policyd.wait_log(r"rule=special_characters")
+            return ([ln for ln in policyd.log_lines() if " action=" in ln],
+                    [ln for ln in milter.log_lines() if " action=" in ln])
+        finally:
+            env.close()
+
+    @staticmethod
+    def rules(lines):
+        return sorted(re.search(r" rule=(\S+)", ln).group(1) for ln in lines)
+
+    def test_each_rule_logged_by_one_daemon(self):
+        policy, milter = self.run_both(True)
+        self.assertEqual(self.rules(policy), ["special_characters"], policy)
+        self.assertEqual(self.rules(milter), ["to_fields_count"], milter)
+        self.assertIn("action=log would=reject rule=special_characters", policy[0])
+
+    def test_control_each_daemon_alone_logs_the_envelope_rule(self):
+        policy, milter = self.run_both(False)
+        self.assertEqual(self.rules(policy), ["special_characters"], policy)
+        self.assertEqual(self.rules(milter), ["special_characters", "to_fields_count"], milter)
+
+
 class Identity(unittest.TestCase):
     """The milter makes the identity checks itself (Sendmail sites have no
     policy service): at HELO, with a deadline, against the test DNS server."""
