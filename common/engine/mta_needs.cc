@@ -23,7 +23,7 @@ MtaNeeds mta_needs(const Config& c, FrontEnd front_end) {
   MtaNeeds n;
   n.body = (read & kBodyEvents) != 0;
   // The MIME rules find the parts from the top-level Content-Type.
-  n.headers = (read & (kHeaderEvents | kBodyEvents)) != 0;
+  n.headers = (read & (kHeaderEvents | kMimeEvents)) != 0;
   n.rejected_recipients = has(read, Event::kRcptRejected);
   return n;
 }

@@ -94,6 +94,9 @@ inline constexpr EventSet kBodyEvents =
     events_of({Event::kBodyLine, Event::kMimeFilename, Event::kMimeEncoding, Event::kMimeLimit,
                Event::kEndOfMessage});
 inline constexpr EventSet kHeaderEvents = events_of({Event::kHeader, Event::kEndOfHeaders});
+// The MIME scanner's findings about parts (they need the header section too).
+inline constexpr EventSet kMimeEvents =
+    events_of({Event::kMimeFilename, Event::kMimeEncoding, Event::kMimeLimit});
 
 // Which daemon decides a rule when esmtp-inspect-milter and
 // esmtp-inspect-policyd serve the same MTA (both_daemons: true). Alone, each

@@ -495,13 +495,17 @@ class BothDaemonsDecideOnce(unittest.TestCase):
 
     @staticmethod
     def rules(lines):
-        return sorted(re.search(r" rule=(\S+)", ln).group(1) for ln in lines)
+        """The rules of the lines, but for the identity checks the policy
+        service makes (against the silent test DNS server)."""
+        rules = (re.search(r" rule=(\S+)", ln).group(1) for ln in lines)
+        return sorted(r for r in rules if r in ("special_characters", "to_fields_count"))
 
     def test_each_rule_logged_by_one_daemon(self):
         policy, milter = self.run_both(True)
         self.assertEqual(self.rules(policy), ["special_characters"], policy)
         self.assertEqual(self.rules(milter), ["to_fields_count"], milter)
-        self.assertIn("action=log would=reject rule=special_characters", policy[0])
+        self.assertTrue(any("action=log would=reject rule=special_characters actual=0x7c" in ln
+                            for ln in policy), policy)
 
     def test_control_each_daemon_alone_logs_the_envelope_rule(self):
         policy, milter = self.run_both(False)
