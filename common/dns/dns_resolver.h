@@ -4,7 +4,8 @@
 // Asynchronous PTR, A and AAAA queries with c-ares: per-query timeout and
 // tries from the configuration, servers from the configuration
 // ("127.0.0.1:5353", "[::1]:53") or /etc/resolv.conf, and a cache that keeps
-// answers for their TTL, bounded in entries (least recently used first out).
+// answers for their TTL, bounded in entries (least recently used first out;
+// dns_cache.h). Replies are read by dns_message.h.
 //
 // Outcomes are what the identity checks need:
 //   kOk        the name exists and has records of the type asked for;
@@ -65,11 +66,16 @@ struct DnsAnswer {
   bool from_cache = false;
 };
 
+// What the cache (dns_cache.h) reads the time from; empty: steady_clock::now.
+// Deadlines of lookups always run on the real steady clock.
+using DnsClock = std::function<std::chrono::steady_clock::time_point()>;
+
 struct DnsOptions {
   std::vector<std::string> servers;  // empty: /etc/resolv.conf
   std::chrono::milliseconds timeout{2000};
   unsigned tries = 2;
   std::size_t cache_entries = 10000;  // 0: no cache
+  DnsClock cache_clock;               // tests: a fake clock to let TTLs run out
 };
 
 struct DnsStats {

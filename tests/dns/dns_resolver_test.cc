@@ -1,4 +1,4 @@
-// Tests of common/dns_resolver against real DNS servers: a private unbound
+// Tests of common/dns/dns_resolver.h against real DNS servers: a private unbound
 // serving the zones of tests/dns (README.md there has the table), and, for
 // what no sane server sends (timeouts, hostile answers), a UDP server in the
 // test that answers with bytes the test writes.
@@ -75,21 +75,44 @@ std::vector<std::string> strs(const std::vector<IpAddress>& v) {
 
 std::unique_ptr<DnsResolver> make_resolver(std::vector<std::string> servers,
                                            std::chrono::milliseconds timeout = 2000ms,
-                                           unsigned tries = 2, std::size_t cache = 10000) {
+                                           unsigned tries = 2, std::size_t cache = 10000,
+                                           DnsClock cache_clock = {}) {
   DnsOptions o;
   o.servers = std::move(servers);
   o.timeout = timeout;
   o.tries = tries;
   o.cache_entries = cache;
+  o.cache_clock = std::move(cache_clock);
   std::string error;
   auto r = DnsResolver::create(o, &error);
   EXPECT_TRUE(r) << error;
   return r;
 }
 
-std::unique_ptr<DnsResolver> unbound_resolver(std::size_t cache = 10000) {
-  return make_resolver({UnboundEnvironment::server().server()}, 2000ms, 2, cache);
+std::unique_ptr<DnsResolver> unbound_resolver(std::size_t cache = 10000,
+                                              DnsClock cache_clock = {}) {
+  return make_resolver({UnboundEnvironment::server().server()}, 2000ms, 2, cache,
+                       std::move(cache_clock));
 }
+
+// The time the cache sees, which moves only when the test moves it. Read on
+// the resolver's thread too, and may outlive the test (a resolver destroyed
+// from its own callback finishes on its own).
+class FakeClock {
+ public:
+  DnsClock clock() const {
+    return [t = now_] { return Clock::time_point(Clock::duration(t->load())); };
+  }
+  // Moves to `start` + `d`.
+  void set(Clock::time_point start, Clock::duration d) {
+    now_->store((start + d).time_since_epoch().count());
+  }
+  Clock::time_point now() const { return Clock::time_point(Clock::duration(now_->load())); }
+
+ private:
+  std::shared_ptr<std::atomic<Clock::rep>> now_ =
+      std::make_shared<std::atomic<Clock::rep>>(Clock::now().time_since_epoch().count());
+};
 
 DnsAnswer ptr(DnsResolver& r, const char* address) {
   return ptr_wait(r, ip(address), Clock::now() + 10s);
@@ -410,23 +433,55 @@ TEST_F(ZoneTest, NamesThatCannotExistAreNoneWithoutAQuery) {
 // The cache.
 
 TEST(DnsCache, HitsUntilTheTtlRunsOut) {
-  auto r = unbound_resolver();
-  auto first = addrs(*r, "ttl2.example.org");  // TTL 2
+  FakeClock clock;
+  const auto start = clock.now();
+  auto r = unbound_resolver(10000, clock.clock());
+  auto first = addrs(*r, "ttl2.example.org");  // TTL 2 (A; the AAAA NODATA: 30)
   ASSERT_EQ(first.status, DnsStatus::kOk);
   EXPECT_FALSE(first.from_cache);
+  EXPECT_GE(first.ttl, 1s);  // less than 2 s when unbound has had it for a second
   EXPECT_LE(first.ttl, 2s);
   const auto queries = r->stats().queries;
   auto second = addrs(*r, "ttl2.example.org");
   EXPECT_TRUE(second.from_cache);
   EXPECT_THAT(strs(second.addresses), ElementsAre("192.0.2.2"));
+  EXPECT_EQ(second.ttl, first.ttl);
   EXPECT_EQ(r->stats().queries, queries);
   EXPECT_GE(r->stats().cache_hits, 2u);  // A and AAAA
-  // The TTL is the only clock the resolver has: wait it out.
-  std::this_thread::sleep_for(2100ms);
+  // The last millisecond of the TTL: still a hit, with a second left.
+  clock.set(start, first.ttl - 1ms);
+  auto last = addrs(*r, "ttl2.example.org");
+  EXPECT_TRUE(last.from_cache);
+  EXPECT_EQ(last.ttl, 1s);
+  EXPECT_EQ(r->stats().queries, queries);
+  // The TTL is up: the A record is asked again (the AAAA NODATA is not).
+  clock.set(start, first.ttl);
   auto third = addrs(*r, "ttl2.example.org");
   EXPECT_EQ(third.status, DnsStatus::kOk);
   EXPECT_FALSE(third.from_cache);
-  EXPECT_GT(r->stats().queries, queries);
+  EXPECT_THAT(strs(third.addresses), ElementsAre("192.0.2.2"));
+  EXPECT_EQ(r->stats().queries, queries + 1);
+}
+
+TEST(DnsCache, NegativeAnswersExpireAtTheirTtl) {
+  FakeClock clock;
+  const auto start = clock.now();
+  auto r = unbound_resolver(10000, clock.clock());
+  auto p = ptr(*r, "203.0.113.8");  // no PTR: the SOA minimum, 45 s
+  ASSERT_EQ(p.status, DnsStatus::kNone);
+  EXPECT_GE(p.ttl, 1s);
+  EXPECT_LE(p.ttl, 45s);
+  clock.set(start, p.ttl - 1ms);
+  auto cached = ptr(*r, "203.0.113.8");
+  EXPECT_EQ(cached.status, DnsStatus::kNone);
+  EXPECT_TRUE(cached.from_cache);
+  EXPECT_EQ(cached.ttl, 1s);
+  EXPECT_EQ(r->stats().queries, 1u);
+  clock.set(start, p.ttl);
+  auto again = ptr(*r, "203.0.113.8");
+  EXPECT_EQ(again.status, DnsStatus::kNone);
+  EXPECT_FALSE(again.from_cache);
+  EXPECT_EQ(r->stats().queries, 2u);
 }
 
 TEST(DnsCache, CachedAnswersComeBackOnTheCallersThreadAtOnce) {
@@ -454,13 +509,21 @@ TEST(DnsCache, CachedAnswersComeBackOnTheCallersThreadAtOnce) {
 }
 
 TEST(DnsCache, PtrTtlFromTheAnswer) {
-  auto r = unbound_resolver();
+  FakeClock clock;
+  const auto start = clock.now();
+  auto r = unbound_resolver(10000, clock.clock());
   auto p = ptr(*r, "203.0.113.13");  // PTR with TTL 2
   ASSERT_EQ(p.status, DnsStatus::kOk);
+  EXPECT_GE(p.ttl, 1s);
   EXPECT_LE(p.ttl, 2s);
   EXPECT_TRUE(ptr(*r, "203.0.113.13").from_cache);
-  std::this_thread::sleep_for(2100ms);
-  EXPECT_FALSE(ptr(*r, "203.0.113.13").from_cache);
+  clock.set(start, p.ttl - 1ms);
+  EXPECT_TRUE(ptr(*r, "203.0.113.13").from_cache);
+  clock.set(start, p.ttl);
+  auto again = ptr(*r, "203.0.113.13");
+  EXPECT_EQ(again.status, DnsStatus::kOk);
+  EXPECT_FALSE(again.from_cache);
+  EXPECT_THAT(again.names, ElementsAre("ttl2.example.org"));
 }
 
 TEST(DnsCache, BoundedLeastRecentlyUsedFirstOut) {
