@@ -29,12 +29,12 @@
 #include "tools/probe/probe.h"
 #include "tools/report/report.h"
 #include "tools/selfcheck/selfcheck.h"
+#include "tools/test_options.h"
 
 namespace esmtp {
 namespace {
 
 constexpr int kExitUsage = 2;
-constexpr const char* kSystemConfig = "/etc/esmtp-inspect/esmtp-inspect.yaml";
 
 void print_errors(const std::vector<ConfigError>& errors) {
   for (const auto& e : errors) std::cerr << "esmtp-inspect: " << e.str() << "\n";
@@ -52,30 +52,9 @@ int check_config(const std::string& file) {
   return 0;
 }
 
-struct TestOptions {
-  std::string config;
-  Envelope env;
-  std::string from;
-  bool have_from = false;
-  bool json = false;
-  std::string message;
-};
-
 int run_test(TestOptions& o) {
-  std::shared_ptr<const Config> config;
-  if (o.config.empty() && access(kSystemConfig, R_OK) == 0) o.config = kSystemConfig;
-  if (o.config.empty()) {
-    config = default_config();
-  } else {
-    LoadResult r = load_config_file(o.config);
-    if (!r.ok()) {
-      print_errors(r.errors);
-      return kExitUsage;
-    }
-    config = r.config;
-  }
-  // Without --from the message is tested with the null sender, as a bounce.
-  o.env.from = o.have_from ? o.from : std::string();
+  std::shared_ptr<const Config> config = test_config(o, std::cerr);
+  if (!config) return kExitUsage;
   int fd = STDIN_FILENO;
   if (o.message != "-") {
     fd = open(o.message.c_str(), O_RDONLY | O_CLOEXEC);
@@ -99,9 +78,7 @@ int run_test(TestOptions& o) {
     j["tags"] = result->tags;
     std::cout << json_line(j) << "\n";
   } else {
-    for (const auto& v : result->verdicts) std::cout << format_verdict_text(nullptr, v) << "\n";
-    for (const auto& t : result->tags) std::cout << "tag: X-ESMTP-Inspect: " << t << "\n";
-    std::cout << "final: " << result->final << "\n";
+    std::cout << offline_text(*result);
   }
   return result->accepted() ? 0 : 1;
 }
@@ -122,22 +99,7 @@ int main(int argc, char** argv) {
   check->add_option("FILE", config_file, "esmtp-inspect.yaml")->required();
 
   TestOptions t;
-  auto* test = app.add_subcommand(
-      "test", "Run the engine offline over a message (exit 0 accepted, 1 not accepted, 2 error)");
-  test->add_option("--config", t.config,
-                   std::string("config file (default ") + kSystemConfig +
-                       " when readable, else built-in defaults)");
-  test->add_option("--client", t.env.client_address, "client IP address");
-  test->add_option("--client-name", t.env.client_name, "client host name (default unknown)");
-  test->add_option("--helo", t.env.helo, "HELO/EHLO name");
-  test->add_option("--from", t.from, "envelope sender (default: the null sender <>)")
-      ->each([&](const std::string&) { t.have_from = true; });
-  test->add_option("--rcpt", t.env.rcpts, "envelope recipient (repeatable)");
-  test->add_option("--mail-param", t.env.mail_params, "ESMTP MAIL parameter such as SIZE=1000");
-  test->add_option("--auth", t.env.auth_user, "SASL user name (an authenticated session)");
-  test->add_option("--tls", t.env.tls_version, "TLS version of the session (default plaintext)");
-  test->add_flag("--json", t.json, "print JSON");
-  test->add_option("MESSAGE", t.message, "message file, - for standard input")->required();
+  auto* test = add_test_command(app, t);
 
   report::ReportCli report_cli;
   auto* report_cmd = report::add_report_command(app, report_cli);

@@ -466,6 +466,21 @@ def header_line_cases():
         note="'X-Mailer : ...' (obs-optional, blank before colon) is a header field per RFC 5322 "
              "section 4.5.3 and for Postfix; the 999-octet Subject after it is still a header line.")
 
+    # The blank before the colon is part of the line as sent: 999 octets.
+    name = "hll_obs_colon_space_999"
+    mailer = "X-Mailer : " + filler(999 - len("X-Mailer : "))
+    assert len(mailer) == 999
+    headers = ["From: Alice Example <alice@example.org>",
+               mailer,
+               "To: Bob Example <bob@example.net>",
+               "Subject: Obsolete syntax",
+               "Date: " + DATE,
+               "Message-ID: <%s@corpus.example.org>" % name]
+    add(name, message(headers, join_lines(["Body."])),
+        [reject("header_line_length", 999, "header:X-Mailer")], "reject",
+        note="'X-Mailer : ...' line of 999 octets: the blank before the colon is an octet of "
+             "the line as sent (RFC 5322 section 4.5.3).")
+
     # A MIME part header line is a body line: body_line_length (log), not header_line_length.
     name = "hll_part_header_999"
     desc = "Content-Description: " + filler(999 - len("Content-Description: "))

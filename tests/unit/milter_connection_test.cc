@@ -6,45 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <map>
-
 #include "common/config/config_loader.h"
+#include "tests/support/fake_mta.h"
 
 namespace esmtp {
 namespace {
 
 using ::testing::ElementsAre;
-
-struct FakeMta : MtaContext {
-  std::map<std::string, std::string> macros;
-  std::vector<std::string> replies, headers, quarantines, deleted;
-
-  std::optional<std::string> macro(const char* name) override {
-    auto it = macros.find(name);
-    if (it == macros.end()) return std::nullopt;
-    return it->second;
-  }
-  bool set_reply(const Reply& r) override {
-    replies.push_back(r.str());
-    return true;
-  }
-  bool add_header(std::string_view n, std::string_view v) override {
-    headers.push_back(std::string(n) + ":" + std::string(v));
-    return true;
-  }
-  bool insert_header(int position, std::string_view n, std::string_view v) override {
-    headers.push_back(std::to_string(position) + ">" + std::string(n) + ":" + std::string(v));
-    return true;
-  }
-  bool delete_header(std::string_view n, int index) override {
-    deleted.push_back(std::string(n) + "#" + std::to_string(index));
-    return true;
-  }
-  bool quarantine(std::string_view reason) override {
-    quarantines.emplace_back(reason);
-    return true;
-  }
-};
 
 sockaddr_in v4(const char* ip) {
   sockaddr_in a{};

@@ -103,4 +103,20 @@ std::optional<OfflineResult> run_offline(std::shared_ptr<const Config> config, c
   return result;
 }
 
+std::string offline_text(std::span<const std::string> verdict_lines,
+                         std::span<const std::string> tags, std::string_view final) {
+  std::string out;
+  for (const auto& line : verdict_lines) out.append(line).append("\n");
+  for (const auto& t : tags) out.append("tag: X-ESMTP-Inspect: ").append(t).append("\n");
+  out.append("final: ").append(final).append("\n");
+  return out;
+}
+
+std::string offline_text(const OfflineResult& result) {
+  std::vector<std::string> lines;
+  lines.reserve(result.verdicts.size());
+  for (const auto& v : result.verdicts) lines.push_back(format_verdict_text(nullptr, v));
+  return offline_text(lines, result.tags, result.final);
+}
+
 }  // namespace esmtp

@@ -11,7 +11,9 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/config/config.h"
@@ -44,5 +46,15 @@ struct OfflineResult {
 std::optional<OfflineResult> run_offline(std::shared_ptr<const Config> config, const Envelope& env,
                                          int fd, Logger* logger, std::string* error,
                                          std::size_t chunk = 65536);
+
+// What `esmtp-inspect test` prints (esmtp-inspect(1)): one line per verdict,
+// "tag: X-ESMTP-Inspect: VALUE" per tag, then "final: ACTION". The one
+// formatter of that text: the CLI and the golden corpus run through the
+// milter front end (tests/corpus/milter_case.cc) both use it.
+std::string offline_text(const OfflineResult& result);
+// The same from verdict lines already formatted without a log context
+// (format_verdict_text(nullptr, v), or a logged line without its context).
+std::string offline_text(std::span<const std::string> verdict_lines,
+                         std::span<const std::string> tags, std::string_view final);
 
 }  // namespace esmtp
