@@ -46,6 +46,7 @@
 #include "common/runtime/daemon.h"
 #include "common/runtime/daemon_main.h"
 #include "common/runtime/listen_socket.h"
+#include "common/util/endpoint.h"
 #include "milter/milter_connection.h"
 
 namespace {
@@ -399,8 +400,9 @@ smfiDesc milter_description() {
 // final owner, group and mode 0660 (no chown/chmod by path afterwards).
 bool open_socket(DaemonContext& ctx, std::string& socket, std::string* error) {
   if (socket.empty()) socket = ctx.config->milter.socket;
-  const auto spec = parse_milter_socket(socket);  // checked by milter_socket_error()
-  const std::string path = spec && spec->local ? spec->path : std::string();
+  // Checked by milter_socket_error().
+  const Endpoint endpoint = parse_endpoint(socket, EndpointSyntax::kMilterSocket);
+  const std::string path = endpoint.local() ? endpoint.path : std::string();
   smfiDesc desc = milter_description();
   // A unix socket is looked at and made as the run-as user, who owns its
   // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);

@@ -29,6 +29,7 @@
 #include "common/runtime/daemon.h"
 #include "common/runtime/daemon_main.h"
 #include "common/runtime/listen_socket.h"
+#include "common/util/endpoint.h"
 #include "policy/policy_server.h"
 
 namespace esmtp {
@@ -45,9 +46,10 @@ RunAs policy_run_as(const Config& c) {
 // bound, then the unix sockets created as the run-as user.
 bool open_listeners(const std::vector<std::string>& specs, const Credentials& creds,
                     std::vector<PolicyServer::Listening>& out, std::string* error) {
-  std::vector<std::pair<std::string, SocketSpec>> parsed;  // checked by listen_error()
+  std::vector<std::pair<std::string, Endpoint>> parsed;  // checked by listen_error()
   for (const auto& spec : specs)
-    if (auto p = parse_listen_spec(spec)) parsed.emplace_back(spec, std::move(*p));
+    if (auto p = parse_endpoint(spec, EndpointSyntax::kPolicyListen); p.valid())
+      parsed.emplace_back(spec, std::move(p));
   // Unix sockets are looked at and made as the run-as user, who owns their
   // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
   // TCP ports are bound as root (they may be below 1024).
@@ -58,10 +60,10 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
       return false;
     }
     for (const auto& [spec, p] : parsed)
-      if (p.local && !check_socket_path(p.path, creds.user, error)) return false;
+      if (p.local() && !check_socket_path(p.path, creds.user, error)) return false;
   }
   for (const auto& [spec, p] : parsed) {
-    if (p.local) continue;
+    if (p.local()) continue;
     const int fd = listen_tcp(p.host, p.port, error);
     if (fd < 0) return false;
     out.push_back({spec, fd, false, std::nullopt});
@@ -72,7 +74,7 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
     return false;
   }
   for (const auto& [spec, p] : parsed) {
-    if (!p.local) continue;
+    if (!p.local()) continue;
     const int fd = listen_unix(p.path, error);
     if (fd < 0) return false;
     out.push_back({spec, fd, true, SocketFile::record(p.path)});

@@ -1,5 +1,7 @@
 #include "common/config/config_loader.h"
 
+#include "common/util/endpoint.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -158,34 +160,18 @@ Err check_socket_path(const std::string& spec, std::string_view path) {
   return {};
 }
 
-Err bad_port(const std::string& spec) {
-  return "\"" + spec + "\": the port must be a number from 1 to 65535";
-}
-
 }  // namespace
 
 std::optional<std::string> milter_socket_error(const std::string& s) {
-  const auto spec = parse_milter_socket(s);
-  if (!spec) {
-    for (std::string_view prefix : {"inet:", "inet6:"}) {
-      if (!s.starts_with(prefix)) continue;
-      const std::string_view rest = std::string_view(s).substr(prefix.size());
-      if (!parse_port(rest.substr(0, rest.find('@')))) return bad_port(s);
-    }
-    return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
-  }
-  return spec->local ? check_socket_path(s, spec->path) : Err{};
+  const Endpoint e = parse_endpoint(s, EndpointSyntax::kMilterSocket);
+  if (!e.valid()) return e.error;
+  return e.local() ? check_socket_path(s, e.path) : Err{};
 }
 
 std::optional<std::string> listen_error(const std::string& s) {
-  const auto spec = parse_listen_spec(s);
-  if (!spec) {
-    const std::size_t colon = s.rfind(':');
-    if (s.starts_with("inet:") && colon > 5 && !parse_port(std::string_view(s).substr(colon + 1)))
-      return bad_port(s);
-    return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
-  }
-  return spec->local ? check_socket_path(s, spec->path) : Err{};
+  const Endpoint e = parse_endpoint(s, EndpointSyntax::kPolicyListen);
+  if (!e.valid()) return e.error;
+  return e.local() ? check_socket_path(s, e.path) : Err{};
 }
 
 namespace {
