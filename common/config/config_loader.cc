@@ -207,11 +207,6 @@ std::string duration_text(milliseconds d) {
   return fmt::format("{}ms", ms);
 }
 
-std::string_view level_name(LogLevel l) {
-  constexpr std::string_view names[] = {"debug", "info", "notice", "warning", "error"};
-  return names[static_cast<int>(l)];
-}
-
 // One row per global setting: path, type, default, help, and the range
 // (integers; durations in milliseconds) or the choices it accepts. Rows of
 // type kGroup are headings carrying the group's help text. Defaults are YAML
@@ -343,11 +338,10 @@ const Setting kSettings[] = {
      [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
        if (auto e = as_choice(n, row, s)) return e;
-       for (int l = 0; l <= static_cast<int>(LogLevel::kError); ++l)
-         if (level_name(static_cast<LogLevel>(l)) == s) c.log.level = static_cast<LogLevel>(l);
+       if (auto level = parse_log_level(s)) c.log.level = *level;
        return {};
      },
-     [](const Config& c) { return str_node(level_name(c.log.level)); }, 0, 0,
+     [](const Config& c) { return str_node(log_level_name(c.log.level)); }, 0, 0,
      "debug|info|notice|warning|error"},
 
     {"milter", SettingType::kGroup, "", "The milter daemon, esmtp-inspect-milter."},
