@@ -42,7 +42,7 @@
 
 #include "common/config/config_loader.h"
 #include "common/dns/dns_resolver.h"
-#include "common/engine/identity.h"
+#include "common/engine/self_banner.h"
 #include "common/runtime/daemon.h"
 #include "common/runtime/daemon_main.h"
 #include "common/runtime/listen_socket.h"
@@ -99,37 +99,20 @@ MilterStatus tracked(MilterConnection* c, F&& f) {
   return s;
 }
 
-SelfBannerMonitor g_banner;
+SelfBanner g_banner{"myhostname"};
 
 std::shared_ptr<DnsResolver> current_resolver() {
   return g_runtime->resolver();
 }
 
-// self_banner: our host name (macro j) must forward-confirm to the address
-// the client reached ({daemon_addr}). Checked in the background, warned at
-// most once per name and address per hour; never affects mail.
+// self_banner (common/engine/self_banner.h): our host name (macro j) and
+// the address the client reached ({daemon_addr}).
 void check_self_banner(SMFICTX* ctx, const std::shared_ptr<Logger>& logger) {
   const char* j = smfi_getsymval(ctx, const_cast<char*>("j"));
   const char* daddr = smfi_getsymval(ctx, const_cast<char*>("{daemon_addr}"));
   auto resolver = current_resolver();
   if (!j || !daddr || !resolver) return;
-  auto address = IpAddress::parse(daddr);
-  if (!address) return;
-  // Connections over loopback (local submission, content filters) are not
-  // what the outside world sees.
-  static const IpAddress v6_loopback = *IpAddress::parse("::1");
-  if ((!address->v6 && address->bytes[0] == 127) || *address == v6_loopback) return;
-  if (!g_banner.due(j, *address, std::chrono::steady_clock::now())) return;
-  std::string name = j;
-  resolver->addresses(name, [logger, name, address](const DnsAnswer& a) {
-    const CheckResult r = self_banner_result(a, *address);
-    if (r == CheckResult::kPass) return;
-    logger->warning(
-        "self_banner: our host name {} does not resolve to {}, the address clients reach us on "
-        "(result={}{}): outside checks will report \"reverse DNS does not match SMTP banner\"; "
-        "fix the name's A/AAAA record or myhostname",
-        name, address->str(), to_string(r), a.error.empty() ? "" : ", " + a.error);
-  });
+  g_banner.check(j, daddr, *resolver, logger);
 }
 
 class LibmilterContext : public MtaContext {
