@@ -5,9 +5,11 @@
 //                        [--check-config] [--version]
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-milter(8).
-// Start-up is common/runtime/daemon.h's: every fatal error on stderr and in the log
-// before the daemon forks (or handed to the waiting parent after), the socket
-// created with its final owner and mode, a running instance left alone.
+// The common options, start-up, privileges and SIGHUP/SIGUSR1 are
+// run_daemon()'s (common/runtime/daemon_main.h): every fatal error on stderr
+// and in the log before the daemon forks (or handed to the waiting parent
+// after). Here: -s, the socket (created with its final owner and mode, a
+// running instance left alone), libmilter's callbacks and loop, and the stop.
 //
 // Signals: SIGHUP reloads the configuration (a file with errors is logged and
 // the running one stays; connections in flight finish on the configuration

@@ -6,14 +6,16 @@
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-policyd(8).
 // Listens on policy.listen (or -l), or with --spawn serves one connection on
-// stdin/stdout for Postfix's spawn(8). Start-up is common/runtime/daemon.h's: every
-// fatal error on stderr and in the log, TCP listeners bound before a unix
-// socket is touched, a running instance left alone, sockets born with their
-// final owner and mode. Signals: SIGHUP reloads the configuration (a file
-// with errors is logged and the running one stays; new SMTP sessions take
-// the new one) and reopens a file log; SIGUSR1 reopens a file log; SIGTERM
-// and SIGINT stop accepting and close each connection once the answer it
-// is working on is written.
+// stdin/stdout for Postfix's spawn(8). The common options, start-up,
+// privileges and SIGHUP/SIGUSR1 are run_daemon()'s
+// (common/runtime/daemon_main.h): every fatal error on stderr and in the
+// log. Here: -l and --spawn, the listeners (TCP bound before a unix socket
+// is touched, a running instance left alone, sockets born with their final
+// owner and mode) and the Asio loop. Signals: SIGHUP reloads the
+// configuration (a file with errors is logged and the running one stays; new
+// SMTP sessions take the new one) and reopens a file log; SIGUSR1 reopens a
+// file log; SIGTERM and SIGINT stop accepting and close each connection once
+// the answer it is working on is written.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
