@@ -64,7 +64,8 @@ SETUPS = {
 DEFAULT_SETUPS = "postfix,esmtp,mimedefang"
 SIZES = (("4k", "4 KiB"), ("100k", "100 KiB + attachment"))
 
-# The bad-extension list of SPEC section 7, as the mime_filename rule spells it.
+# A bad-extension list (.exe, .scr, .js, .vbs), as the mime_filename rule spells
+# it (esmtp-inspect.yaml(5), RULES).
 # bench/mimedefang/mimedefang-filter has the same list as a Perl regex.
 EXT_CONFIG = 'rules:\n  mime_filename: {action: reject, patterns: ["*.exe", "*.scr", "re:(?i)\\\\.(js|vbs)$"]}\n'
 

@@ -1,5 +1,5 @@
 // rfc2047_bench: RFC 2047 decoding of 100 KiB hostile field bodies against
-// plain text of the same size (SPEC section 12: every parser is linear).
+// plain text of the same size (RFC 2047; every parser must be linear).
 //
 // For each pattern, decode_rfc2047() alone and the whole filename path
 // (parse_structured_field + decoded_param on `filename="..."`) run over a

@@ -5,9 +5,11 @@
 //                        [--check-config] [--version]
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-milter(8).
-// Start-up is common/runtime/daemon.h's: every fatal error on stderr and in the log
-// before the daemon forks (or handed to the waiting parent after), the socket
-// created with its final owner and mode, a running instance left alone.
+// The common options, start-up, privileges and SIGHUP/SIGUSR1 are
+// run_daemon()'s (common/runtime/daemon_main.h): every fatal error on stderr
+// and in the log before the daemon forks (or handed to the waiting parent
+// after). Here: -s, the socket (created with its final owner and mode, a
+// running instance left alone), libmilter's callbacks and loop, and the stop.
 //
 // Signals: SIGHUP reloads the configuration (a file with errors is logged and
 // the running one stays; connections in flight finish on the configuration
@@ -38,14 +40,15 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstring>
-#include <iostream>
 #include <thread>
 
 #include "common/config/config_loader.h"
 #include "common/dns/dns_resolver.h"
-#include "common/engine/identity.h"
+#include "common/engine/self_banner.h"
 #include "common/runtime/daemon.h"
+#include "common/runtime/daemon_main.h"
 #include "common/runtime/listen_socket.h"
+#include "common/util/endpoint.h"
 #include "milter/milter_connection.h"
 
 namespace {
@@ -98,37 +101,20 @@ MilterStatus tracked(MilterConnection* c, F&& f) {
   return s;
 }
 
-SelfBannerMonitor g_banner;
+SelfBanner g_banner{"myhostname"};
 
 std::shared_ptr<DnsResolver> current_resolver() {
   return g_runtime->resolver();
 }
 
-// self_banner: our host name (macro j) must forward-confirm to the address
-// the client reached ({daemon_addr}). Checked in the background, warned at
-// most once per name and address per hour; never affects mail.
+// self_banner (common/engine/self_banner.h): our host name (macro j) and
+// the address the client reached ({daemon_addr}).
 void check_self_banner(SMFICTX* ctx, const std::shared_ptr<Logger>& logger) {
   const char* j = smfi_getsymval(ctx, const_cast<char*>("j"));
   const char* daddr = smfi_getsymval(ctx, const_cast<char*>("{daemon_addr}"));
   auto resolver = current_resolver();
   if (!j || !daddr || !resolver) return;
-  auto address = IpAddress::parse(daddr);
-  if (!address) return;
-  // Connections over loopback (local submission, content filters) are not
-  // what the outside world sees.
-  static const IpAddress v6_loopback = *IpAddress::parse("::1");
-  if ((!address->v6 && address->bytes[0] == 127) || *address == v6_loopback) return;
-  if (!g_banner.due(j, *address, std::chrono::steady_clock::now())) return;
-  std::string name = j;
-  resolver->addresses(name, [logger, name, address](const DnsAnswer& a) {
-    const CheckResult r = self_banner_result(a, *address);
-    if (r == CheckResult::kPass) return;
-    logger->warning(
-        "self_banner: our host name {} does not resolve to {}, the address clients reach us on "
-        "(result={}{}): outside checks will report \"reverse DNS does not match SMTP banner\"; "
-        "fix the name's A/AAAA record or myhostname",
-        name, address->str(), to_string(r), a.error.empty() ? "" : ", " + a.error);
-  });
+  g_banner.check(j, daddr, *resolver, logger);
 }
 
 class LibmilterContext : public MtaContext {
@@ -377,46 +363,7 @@ RunAs milter_run_as(const Config& c) {
   return {c.milter.user, c.milter.group};
 }
 
-int run(int argc, char** argv) {
-  CLI::App app{"esmtp-inspect-milter: SMTP inspection rules as a Postfix/Sendmail milter"};
-  std::string config_arg = "/etc/esmtp-inspect/esmtp-inspect.yaml";
-  std::string socket, pidfile;
-  bool foreground = false, check_only = false;
-  app.add_option("-c,--config", config_arg, "configuration file");
-  app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
-  app.add_option("-s,--socket", socket,
-                 "listen socket, overrides milter.socket (unix:/path or inet:PORT@HOST)");
-  app.add_option("--pidfile", pidfile, "write the process ID to this file");
-  app.add_flag("--check-config", check_only,
-               "validate the configuration, the run-as user and group, and exit");
-  app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version: 0; anything else CLI11 printed: EX_USAGE.
-    return app.exit(e) == 0 ? 0 : kExitUsage;
-  }
-
-  if (!socket.empty()) {
-    if (auto e = milter_socket_error(socket)) {
-      std::cerr << kTag << ": -s: " << *e << "\n";
-      return kExitUsage;
-    }
-  }
-  DaemonStart start = start_daemon(config_arg, kTag, check_only, milter_run_as);
-  if (start.exit_code) return *start.exit_code;
-  std::shared_ptr<const Config> config = start.config;
-  std::shared_ptr<Logger> logger = start.logger;
-  const Credentials& creds = start.credentials;
-  Startup startup(kTag);
-  startup.set_logger(logger, config->log.to == LogTarget::kStderr);
-  std::string error;
-  if (socket.empty()) socket = config->milter.socket;
-
-  // The socket: a running instance's is left alone; ours is born with its
-  // final owner, group and mode 0660 (no chown/chmod by path afterwards).
-  const auto spec = parse_milter_socket(socket);  // checked by milter_socket_error()
-  const std::string path = spec && spec->local ? spec->path : std::string();
+smfiDesc milter_description() {
   smfiDesc desc{};
   desc.xxfi_name = const_cast<char*>(kTag);
   desc.xxfi_version = SMFI_VERSION;
@@ -433,52 +380,50 @@ int run(int argc, char** argv) {
   desc.xxfi_abort = on_abort;
   desc.xxfi_close = on_close;
   desc.xxfi_negotiate = on_negotiate;
-  // Whatever ends the start-up or the daemon, the socket goes with it.
-  OwnedFiles files;
-  startup.set_files(&files);
-  {
-    // A unix socket is looked at and made as the run-as user, who owns its
-    // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
-    // a TCP port is bound as root (it may be below 1024).
-    std::optional<EffectiveIds> ids;
-    if (!path.empty()) {
-      ids.emplace(creds);
-      if (!ids->ok()) return startup.fail(kExitStartup, ids->error());
-      if (!check_socket_path(path, creds.user, &error)) return startup.fail(kExitStartup, error);
-      remove_stale_socket(path);
-    }
-    if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
-        smfi_settimeout(static_cast<int>(config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
-        smfi_opensocket(false) != MI_SUCCESS)
-      return startup.fail(kExitStartup,
-                          "cannot listen on " + socket +
-                              (path.empty() ? ": the port is in use or the address is not local"
-                                            : ": check the path and its folder's permissions"));
-    if (!path.empty()) files.add(SocketFile::record(path));
-  }
+  return desc;
+}
 
-  raise_fd_limit();
-  if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
-  // Before any thread exists, so that every thread inherits the mask.
+// The socket: a running instance's is left alone; ours is born with its
+// final owner, group and mode 0660 (no chown/chmod by path afterwards).
+bool open_socket(DaemonContext& ctx, std::string& socket, std::string* error) {
+  if (socket.empty()) socket = ctx.config->milter.socket;
+  // Checked by milter_socket_error().
+  const Endpoint endpoint = parse_endpoint(socket, EndpointSyntax::kMilterSocket);
+  const std::string path = endpoint.local() ? endpoint.path : std::string();
+  smfiDesc desc = milter_description();
+  // A unix socket is looked at and made as the run-as user, who owns its
+  // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
+  // a TCP port is bound as root (it may be below 1024).
+  std::optional<EffectiveIds> ids;
+  if (!path.empty()) {
+    ids.emplace(ctx.credentials);
+    if (!ids->ok()) {
+      *error = ids->error();
+      return false;
+    }
+    if (!check_socket_path(path, ctx.credentials.user, error)) return false;
+    remove_stale_socket(path);
+  }
+  if (smfi_setconn(socket.data()) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS ||
+      smfi_settimeout(static_cast<int>(ctx.config->milter.timeout.count() / 1000)) != MI_SUCCESS ||
+      smfi_opensocket(false) != MI_SUCCESS) {
+    *error = "cannot listen on " + socket +
+             (path.empty() ? ": the port is in use or the address is not local"
+                           : ": check the path and its folder's permissions");
+    return false;
+  }
+  if (!path.empty()) ctx.files.add(SocketFile::record(path));
+  return true;
+}
+
+// libmilter's loop in a worker thread, the signals in this one (see the
+// file comment).
+int serve(DaemonContext& ctx, const std::string& socket) {
+  Runtime& runtime = *ctx.runtime;
   g_main_thread = pthread_self();
   g_main_thread_known = true;
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signals, sig);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  if (!become_daemon_user(creds, pidfile, files, &error)) return startup.fail(kExitStartup, error);
-  // After detach() and the signal mask: the resolver's thread must exist in
-  // this process and must never take the signals.
-  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-  if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
-  Runtime runtime(start.config_path, kTag, config, logger, resolver);
   g_runtime = &runtime;
-  logger->info("starting: socket={} config={} user={}", socket, start.config_path,
-               geteuid() == 0 ? "root"
-               : creds.become ? creds.user
-                              : std::to_string(geteuid()));
+  ctx.log_starting("socket=" + socket);
 
   std::atomic<int> milter_rc{0};
   std::atomic<bool> milter_done{false};
@@ -488,20 +433,11 @@ int run(int argc, char** argv) {
     // Wake the main thread if libmilter stopped on its own.
     kill(getpid(), SIGTERM);
   });
-  startup.ready("serving on " + socket);
+  ctx.startup.ready("serving on " + socket);
   for (;;) {
     int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
-    if (sig == SIGHUP) {
-      notify_service_manager("RELOADING=1");
-      runtime.reload();
-      notify_service_manager("READY=1");
-      continue;
-    }
-    if (sig == SIGUSR1) {
-      runtime.reopen_log();
-      continue;
-    }
+    if (sigwait(&ctx.signals, &sig) != 0) continue;
+    if (!handle_daemon_signal(runtime, sig)) continue;
     if (milter_done)
       runtime.logger()->error("libmilter stopped (status {}); exiting", milter_rc.load());
     else
@@ -512,7 +448,7 @@ int run(int argc, char** argv) {
   // No new connections: the socket file goes now, and a connection or
   // transaction that starts anyway (inet, or already queued) hears 421.
   g_stopping = true;
-  files.remove();
+  ctx.files.remove();
   // Every message in flight finishes with its real verdict: the MTA is
   // waiting for our reply to its end of message. Idle connections just
   // close (the MTA reconnects or applies its default action).
@@ -533,6 +469,29 @@ int run(int argc, char** argv) {
     worker.detach();
   runtime.logger()->info("stopped");
   return !milter_done || milter_rc == MI_SUCCESS ? 0 : 1;
+}
+
+int run(int argc, char** argv) {
+  std::string socket;
+  DaemonSpec spec;
+  spec.tag = kTag;
+  spec.description = "esmtp-inspect-milter: SMTP inspection rules as a Postfix/Sendmail milter";
+  spec.run_as = milter_run_as;
+  spec.add_options = [&](CLI::App& app) {
+    app.add_option("-s,--socket", socket,
+                   "listen socket, overrides milter.socket (unix:/path or inet:PORT@HOST)");
+  };
+  spec.check_options = [&]() -> std::optional<std::string> {
+    if (socket.empty()) return std::nullopt;
+    if (auto e = milter_socket_error(socket)) return "-s: " + *e;
+    return std::nullopt;
+  };
+  spec.listen = [&](DaemonContext& ctx, std::string* error) {
+    return open_socket(ctx, socket, error);
+  };
+  spec.ignore_sigpipe = true;
+  spec.serve = [&](DaemonContext& ctx) { return serve(ctx, socket); };
+  return run_daemon(spec, argc, argv);
 }
 
 }  // namespace

@@ -6,14 +6,16 @@
 //
 // Options, start-up, signals, files and exit codes: esmtp-inspect-policyd(8).
 // Listens on policy.listen (or -l), or with --spawn serves one connection on
-// stdin/stdout for Postfix's spawn(8). Start-up is common/runtime/daemon.h's: every
-// fatal error on stderr and in the log, TCP listeners bound before a unix
-// socket is touched, a running instance left alone, sockets born with their
-// final owner and mode. Signals: SIGHUP reloads the configuration (a file
-// with errors is logged and the running one stays; new SMTP sessions take
-// the new one) and reopens a file log; SIGUSR1 reopens a file log; SIGTERM
-// and SIGINT stop accepting and close each connection once the answer it
-// is working on is written.
+// stdin/stdout for Postfix's spawn(8). The common options, start-up,
+// privileges and SIGHUP/SIGUSR1 are run_daemon()'s
+// (common/runtime/daemon_main.h): every fatal error on stderr and in the
+// log. Here: -l and --spawn, the listeners (TCP bound before a unix socket
+// is touched, a running instance left alone, sockets born with their final
+// owner and mode) and the Asio loop. Signals: SIGHUP reloads the
+// configuration (a file with errors is logged and the running one stays; new
+// SMTP sessions take the new one) and reopens a file log; SIGUSR1 reopens a
+// file log; SIGTERM and SIGINT stop accepting and close each connection once
+// the answer it is working on is written.
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -23,12 +25,13 @@
 #include <utility>
 
 #include <boost/asio.hpp>
-#include <iostream>
 
 #include "common/config/config_loader.h"
 #include "common/dns/dns_resolver.h"
 #include "common/runtime/daemon.h"
+#include "common/runtime/daemon_main.h"
 #include "common/runtime/listen_socket.h"
+#include "common/util/endpoint.h"
 #include "policy/policy_server.h"
 
 namespace esmtp {
@@ -45,9 +48,10 @@ RunAs policy_run_as(const Config& c) {
 // bound, then the unix sockets created as the run-as user.
 bool open_listeners(const std::vector<std::string>& specs, const Credentials& creds,
                     std::vector<PolicyServer::Listening>& out, std::string* error) {
-  std::vector<std::pair<std::string, SocketSpec>> parsed;  // checked by listen_error()
+  std::vector<std::pair<std::string, Endpoint>> parsed;  // checked by listen_error()
   for (const auto& spec : specs)
-    if (auto p = parse_listen_spec(spec)) parsed.emplace_back(spec, std::move(*p));
+    if (auto p = parse_endpoint(spec, EndpointSyntax::kPolicyListen); p.valid())
+      parsed.emplace_back(spec, std::move(p));
   // Unix sockets are looked at and made as the run-as user, who owns their
   // folder (under systemd root has no CAP_DAC_OVERRIDE to look in there);
   // TCP ports are bound as root (they may be below 1024).
@@ -58,10 +62,10 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
       return false;
     }
     for (const auto& [spec, p] : parsed)
-      if (p.local && !check_socket_path(p.path, creds.user, error)) return false;
+      if (p.local() && !check_socket_path(p.path, creds.user, error)) return false;
   }
   for (const auto& [spec, p] : parsed) {
-    if (p.local) continue;
+    if (p.local()) continue;
     const int fd = listen_tcp(p.host, p.port, error);
     if (fd < 0) return false;
     out.push_back({spec, fd, false, std::nullopt});
@@ -72,7 +76,7 @@ bool open_listeners(const std::vector<std::string>& specs, const Credentials& cr
     return false;
   }
   for (const auto& [spec, p] : parsed) {
-    if (!p.local) continue;
+    if (!p.local()) continue;
     const int fd = listen_unix(p.path, error);
     if (fd < 0) return false;
     out.push_back({spec, fd, true, SocketFile::record(p.path)});
@@ -95,96 +99,34 @@ void run_io(boost::asio::io_context& io, Runtime& runtime) {
   }
 }
 
-int run(int argc, char** argv) {
-  CLI::App app{
-      "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
-      "policy service"};
-  std::string config_arg = "/etc/esmtp-inspect/esmtp-inspect.yaml";
-  std::vector<std::string> listen;
-  std::string pidfile;
-  bool foreground = false, spawn = false, check_only = false;
-  app.add_option("-c,--config", config_arg, "configuration file");
-  app.add_flag("-f,--foreground", foreground, "stay in the foreground (systemd, tests)");
-  app.add_option("-l,--listen", listen,
-                 "listener, overrides policy.listen (unix:/path or inet:HOST:PORT)");
-  app.add_flag("--spawn", spawn, "serve one connection on stdin/stdout (Postfix spawn)");
-  app.add_option("--pidfile", pidfile, "write the process ID to this file");
-  app.add_flag("--check-config", check_only,
-               "validate the configuration, the run-as user and group, and exit");
-  app.set_version_flag("--version", std::string(kTag) + " " + ESMTP_VERSION);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    // --help and --version: 0; anything else CLI11 printed: EX_USAGE.
-    return app.exit(e) == 0 ? 0 : kExitUsage;
-  }
-
-  for (const auto& l : listen) {
-    if (auto e = listen_error(l)) {
-      std::cerr << kTag << ": -l: " << *e << "\n";
-      return kExitUsage;
-    }
-  }
-  DaemonStart start = start_daemon(config_arg, kTag, check_only, policy_run_as);
-  if (start.exit_code) return *start.exit_code;
-  std::shared_ptr<const Config> config = start.config;
-  std::shared_ptr<Logger> logger = start.logger;
-  const Credentials& creds = start.credentials;
-  Startup startup(kTag);
-  startup.set_logger(logger, config->log.to == LogTarget::kStderr);
-  std::string error;
-  if (listen.empty()) listen = config->policy.listen;
-
-  std::vector<PolicyServer::Listening> listening;
-  OwnedFiles files;  // sockets and pidfile, removed however the daemon ends
-  startup.set_files(&files);
-  if (!spawn) {
-    const bool opened = open_listeners(listen, creds, listening, &error);
-    for (auto& l : listening) files.add(l.file);
-    if (!opened) return startup.fail(kExitStartup, error);
-    if (!foreground && !startup.detach(&error)) return startup.fail(kExitStartup, error);
-  }
-  const std::uint64_t fds = raise_fd_limit();
-  if (!spawn && fds < 2ull * config->policy.max_connections + 64)
-    logger->warning("open file limit {} is low for policy.max_connections {}", fds,
-                    config->policy.max_connections);
-  // The signals are blocked before any thread exists: the resolver's thread
-  // is born with them blocked, so that they are handled by the io_context's
-  // thread (signal_set below).
-  sigset_t signal_mask;
-  sigemptyset(&signal_mask);
-  for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&signal_mask, sig);
-  pthread_sigmask(SIG_BLOCK, &signal_mask, nullptr);
-  if (!spawn && !become_daemon_user(creds, pidfile, files, &error))
-    return startup.fail(kExitStartup, error);
-  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(config->dns), &error);
-  if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
+// Serves on the listeners (or, with --spawn, on stdin/stdout) until
+// SIGTERM or SIGINT.
+int serve(DaemonContext& ctx, bool spawn, const std::vector<std::string>& listen,
+          std::vector<PolicyServer::Listening>& listening) {
+  Runtime& runtime = *ctx.runtime;
+  if (!spawn && ctx.fd_limit < 2ull * ctx.config->policy.max_connections + 64)
+    ctx.logger->warning("open file limit {} is low for policy.max_connections {}", ctx.fd_limit,
+                        ctx.config->policy.max_connections);
   boost::asio::io_context io(1);
-  Runtime runtime(start.config_path, kTag, config, logger, resolver);
   PolicyServer server(io, runtime);
   if (spawn) {
     // Postfix's spawn(8) owns this process: default signal actions, except
     // that logrotate's SIGUSR1 (meant for the daemons) must not end it.
     signal(SIGUSR1, SIG_IGN);
-    pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
+    pthread_sigmask(SIG_UNBLOCK, &ctx.signals, nullptr);
     server.serve_stdio();
     run_io(io, runtime);
     return 0;
   }
+  // The signals were blocked before any thread existed: the resolver's
+  // thread was born with them blocked, so they are handled here.
   boost::asio::signal_set signals(io, SIGHUP, SIGTERM, SIGINT);
   signals.add(SIGUSR1);
-  pthread_sigmask(SIG_UNBLOCK, &signal_mask, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &ctx.signals, nullptr);
   std::function<void(const boost::system::error_code&, int)> on_signal =
       [&](const boost::system::error_code& ec, int sig) {
         if (ec) return;
-        if (sig == SIGHUP || sig == SIGUSR1) {
-          if (sig == SIGHUP) {
-            notify_service_manager("RELOADING=1");
-            runtime.reload();
-            notify_service_manager("READY=1");
-          } else {
-            runtime.reopen_log();
-          }
+        if (!handle_daemon_signal(runtime, sig)) {
           signals.async_wait(on_signal);
           return;
         }
@@ -201,14 +143,42 @@ int run(int argc, char** argv) {
   server.start_accepting();
   std::string where;
   for (const auto& l : listen) where += (where.empty() ? "" : ",") + l;
-  logger->info("starting: listen={} config={} user={}", where, start.config_path,
-               geteuid() == 0 ? "root"
-               : creds.become ? creds.user
-                              : std::to_string(geteuid()));
-  startup.ready("serving on " + where);
+  ctx.log_starting("listen=" + where);
+  ctx.startup.ready("serving on " + where);
   run_io(io, runtime);
   runtime.logger()->info("stopped");
   return 0;
+}
+
+int run(int argc, char** argv) {
+  std::vector<std::string> listen;
+  bool spawn = false;
+  std::vector<PolicyServer::Listening> listening;
+  DaemonSpec spec;
+  spec.tag = kTag;
+  spec.description =
+      "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
+      "policy service";
+  spec.run_as = policy_run_as;
+  spec.add_options = [&](CLI::App& app) {
+    app.add_option("-l,--listen", listen,
+                   "listener, overrides policy.listen (unix:/path or inet:HOST:PORT)");
+    app.add_flag("--spawn", spawn, "serve one connection on stdin/stdout (Postfix spawn)");
+  };
+  spec.check_options = [&]() -> std::optional<std::string> {
+    for (const auto& l : listen)
+      if (auto e = listen_error(l)) return "-l: " + *e;
+    return std::nullopt;
+  };
+  spec.standalone = [&] { return !spawn; };
+  spec.listen = [&](DaemonContext& ctx, std::string* error) {
+    if (listen.empty()) listen = ctx.config->policy.listen;
+    const bool opened = open_listeners(listen, ctx.credentials, listening, error);
+    for (auto& l : listening) ctx.files.add(l.file);
+    return opened;
+  };
+  spec.serve = [&](DaemonContext& ctx) { return serve(ctx, spawn, listen, listening); };
+  return run_daemon(spec, argc, argv);
 }
 
 }  // namespace

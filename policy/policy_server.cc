@@ -424,20 +424,9 @@ void PolicyServer::stop(std::chrono::milliseconds grace) {
 }
 
 void PolicyServer::self_banner(const std::string& name, const std::string& server_address) {
-  auto address = IpAddress::parse(server_address);
-  if (!address || !banner_monitor_.due(name, *address, std::chrono::steady_clock::now())) return;
-  auto logger = runtime_.logger();
-  runtime_.resolver()->addresses(name, [this, name, address, logger](const DnsAnswer& a) {
-    asio::post(io_, [name, address, logger, a] {
-      const CheckResult r = self_banner_result(a, *address);
-      if (r == CheckResult::kPass) return;
-      logger->warning(
-          "self_banner: our banner name {} does not resolve to {}, the address we answer on "
-          "(result={}{}): outside checks will report \"reverse DNS does not match SMTP "
-          "banner\"; fix the name's A/AAAA record or identity.self.names",
-          name, address->str(), to_string(r), a.error.empty() ? "" : ", " + a.error);
-    });
-  });
+  // The warning is logged on the io_context's thread, not the resolver's.
+  banner_.check(name, server_address, *runtime_.resolver(), runtime_.logger(),
+                [this](std::function<void()> warn) { asio::post(io_, std::move(warn)); });
 }
 
 }  // namespace esmtp

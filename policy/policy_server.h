@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "common/dns/dns_resolver.h"
-#include "common/engine/identity.h"
+#include "common/engine/self_banner.h"
 #include "common/runtime/daemon.h"
 #include "common/runtime/listen_socket.h"
 
@@ -93,7 +93,7 @@ class PolicyServer {
   std::unordered_map<std::string, std::uint32_t> per_address_;  // TCP clients
   std::size_t live_ = 0;
   bool stopping_ = false;
-  SelfBannerMonitor banner_monitor_;
+  SelfBanner banner_{"identity.self.names"};
   PolicyServerStats stats_;
 };
 

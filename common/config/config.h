@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/rules/rules.h"
@@ -55,6 +56,19 @@ struct Profile {
 enum class LogTarget : std::uint8_t { kSyslog, kStderr, kFile };
 enum class LogFormat : std::uint8_t { kText, kJson };
 enum class LogLevel : std::uint8_t { kDebug, kInfo, kNotice, kWarning, kError };
+
+// The one table of level names: what log.level takes (esmtp-inspect.yaml(5))
+// and what a log line of warning or above starts with.
+inline constexpr std::array<std::string_view, 5> kLogLevelNames = {"debug", "info", "notice",
+                                                                   "warning", "error"};
+inline std::string_view log_level_name(LogLevel l) {
+  return kLogLevelNames[static_cast<std::size_t>(l)];
+}
+inline std::optional<LogLevel> parse_log_level(std::string_view name) {
+  for (std::size_t i = 0; i < kLogLevelNames.size(); ++i)
+    if (kLogLevelNames[i] == name) return static_cast<LogLevel>(i);
+  return std::nullopt;
+}
 
 struct LogConfig {
   LogTarget to = LogTarget::kSyslog;

@@ -1,5 +1,7 @@
 #include "common/config/config_loader.h"
 
+#include "common/util/endpoint.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -160,34 +162,18 @@ Err check_socket_path(const std::string& spec, std::string_view path) {
   return {};
 }
 
-Err bad_port(const std::string& spec) {
-  return "\"" + spec + "\": the port must be a number from 1 to 65535";
-}
-
 }  // namespace
 
 std::optional<std::string> milter_socket_error(const std::string& s) {
-  const auto spec = parse_milter_socket(s);
-  if (!spec) {
-    for (std::string_view prefix : {"inet:", "inet6:"}) {
-      if (!s.starts_with(prefix)) continue;
-      const std::string_view rest = std::string_view(s).substr(prefix.size());
-      if (!parse_port(rest.substr(0, rest.find('@')))) return bad_port(s);
-    }
-    return "\"" + s + "\" is not a milter socket (unix:/path or inet:PORT@HOST)";
-  }
-  return spec->local ? check_socket_path(s, spec->path) : Err{};
+  const Endpoint e = parse_endpoint(s, EndpointSyntax::kMilterSocket);
+  if (!e.valid()) return e.error;
+  return e.local() ? check_socket_path(s, e.path) : Err{};
 }
 
 std::optional<std::string> listen_error(const std::string& s) {
-  const auto spec = parse_listen_spec(s);
-  if (!spec) {
-    const std::size_t colon = s.rfind(':');
-    if (s.starts_with("inet:") && colon > 5 && !parse_port(std::string_view(s).substr(colon + 1)))
-      return bad_port(s);
-    return "\"" + s + "\" is not a listen address (unix:/path or inet:HOST:PORT)";
-  }
-  return spec->local ? check_socket_path(s, spec->path) : Err{};
+  const Endpoint e = parse_endpoint(s, EndpointSyntax::kPolicyListen);
+  if (!e.valid()) return e.error;
+  return e.local() ? check_socket_path(s, e.path) : Err{};
 }
 
 namespace {
@@ -221,11 +207,6 @@ std::string duration_text(milliseconds d) {
   if (ms % 60000 == 0 && ms) return fmt::format("{}m", ms / 60000);
   if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
   return fmt::format("{}ms", ms);
-}
-
-std::string_view level_name(LogLevel l) {
-  constexpr std::string_view names[] = {"debug", "info", "notice", "warning", "error"};
-  return names[static_cast<int>(l)];
 }
 
 // One row per global setting: path, type, default, help, and the range
@@ -370,11 +351,10 @@ const Setting kSettings[] = {
      [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        std::string s;
        if (auto e = as_choice(n, row, s)) return e;
-       for (int l = 0; l <= static_cast<int>(LogLevel::kError); ++l)
-         if (level_name(static_cast<LogLevel>(l)) == s) c.log.level = static_cast<LogLevel>(l);
+       if (auto level = parse_log_level(s)) c.log.level = *level;
        return {};
      },
-     [](const Config& c) { return str_node(level_name(c.log.level)); }, 0, 0,
+     [](const Config& c) { return str_node(log_level_name(c.log.level)); }, 0, 0,
      "debug|info|notice|warning|error"},
 
     {"milter", SettingType::kGroup, "", "The milter daemon, esmtp-inspect-milter."},

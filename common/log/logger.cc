@@ -38,11 +38,6 @@ int facility_code(std::string_view f) {
   return LOG_MAIL;
 }
 
-std::string_view level_word(LogLevel l) {
-  constexpr std::string_view kWords[] = {"debug", "info", "notice", "warning", "error"};
-  return kWords[static_cast<int>(l)];
-}
-
 // A reply only shows when the client is, or in monitor mode would be, sent one.
 bool shows_reply(const Verdict& v) {
   return !v.reply.empty() && (reply_class_for(v.action) != 0 || reply_class_for(v.would) != 0);
@@ -202,13 +197,14 @@ void Logger::verdict(const LogContext& ctx, const Verdict& v) {
 void Logger::message(LogLevel level, std::string_view text) {
   if (format_ == LogFormat::kJson) {
     nlohmann::ordered_json j;
-    j["level"] = level_word(level);
+    j["level"] = log_level_name(level);
     j["message"] = text;
     sink_->write(level, json_line(j));
   } else {
     // Like Postfix: "warning: ..." and "error: ...", info and notice unprefixed.
-    sink_->write(level, level >= LogLevel::kWarning ? fmt::format("{}: {}", level_word(level), text)
-                                                    : std::string(text));
+    sink_->write(level, level >= LogLevel::kWarning
+                            ? fmt::format("{}: {}", log_level_name(level), text)
+                            : std::string(text));
   }
 }
 

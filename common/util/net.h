@@ -39,20 +39,6 @@ std::optional<HostPort> split_host_port(std::string_view text);
 // 1..65535 written in decimal digits only.
 std::optional<int> parse_port(std::string_view text);
 
-// A listening socket of our daemons, as the configuration or the command
-// line names it: milter.socket / -s in libmilter's syntax ("unix:/path",
-// "local:/path", "/path", "inet:PORT", "inet:PORT@HOST", "inet6:..."), and
-// policy.listen / -l ("unix:/path", "inet:HOST:PORT", HOST may be [v6]).
-// Only the form is checked here (a unix path may still be relative).
-struct SocketSpec {
-  bool local = false;  // a unix socket at `path`; else TCP
-  std::string path;
-  std::string host;  // without brackets; empty: every address (milter inet:PORT)
-  std::uint16_t port = 0;
-};
-std::optional<SocketSpec> parse_milter_socket(std::string_view spec);
-std::optional<SocketSpec> parse_listen_spec(std::string_view spec);
-
 struct Cidr {
   IpAddress base;
   unsigned prefix = 0;

@@ -11,9 +11,10 @@
 # are the lines of DIR/NAME.args (one argument per line). The output is stdout
 # followed by a line "exit: N".
 #
-# --update blesses whatever the engine prints. Expected verdicts come from the
-# SPEC, not from the engine: for generated cases edit generate.py instead, and
-# review every --update diff against the SPEC before committing it.
+# --update blesses whatever the engine prints. Expected verdicts come from
+# esmtp-inspect.yaml(5), not from the engine: for generated cases edit
+# generate.py instead, and review every --update diff against the page before
+# committing it.
 set -u
 
 update=0

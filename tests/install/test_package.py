@@ -1,4 +1,5 @@
-"""The Debian package on the distribution's own Postfix (issue 9; SPEC 11).
+"""The Debian package on the distribution's own Postfix (issue 9; esmtp-inspect-milter(8)
+and esmtp-inspect-policyd(8), POSTFIX and FILES).
 
 As an administrator would, on this machine as root:
 

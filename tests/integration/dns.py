@@ -1,5 +1,6 @@
-"""A private unbound for esmtp-inspect integration tests (REAL-PEERS.md, "A
-real DNS server for identity checks").
+"""A private unbound on loopback for esmtp-inspect integration tests: the
+identity checks of esmtp-inspect.yaml(5), IDENTITY CHECKS, against a real DNS
+server.
 
 Unbound serves the zones of tests/dns (README.md there has the table: good
 FCrDNS, PTR without forward, PTR to another address, no PTR, SERVFAIL,

@@ -1,6 +1,6 @@
 """Real peers for esmtp-inspect integration tests, started on loopback.
 
-Everything here starts real programs as REAL-PEERS.md describes: a private
+Everything here starts real programs on loopback: a private
 Postfix instance (postfix -c DIR), smtp-sink as the next hop, the daemons
 under test, and swaks as the SMTP client. Nothing survives a test run: each
 Env owns a temporary directory under /tmp and every process it started is

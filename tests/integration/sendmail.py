@@ -1,6 +1,7 @@
 """A private Sendmail 8.17 on loopback for esmtp-inspect integration tests.
 
-REAL-PEERS.md, "A private Sendmail instance": installing sendmail-bin with
+The milter's SENDMAIL section (esmtp-inspect-milter(8)) against a real
+Sendmail. Installing sendmail-bin with
 apt would remove Postfix, so the Debian packages are downloaded once
 (`apt-get download` + `dpkg -x`) into a cache folder and run from there.
 Each Sendmail instance:

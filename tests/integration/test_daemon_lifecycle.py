@@ -1,5 +1,6 @@
-"""How both daemons start, run beside another instance and stop (issue 9,
-SPEC section 11; esmtp-inspect-milter(8), esmtp-inspect-policyd(8)).
+"""How both daemons start, run beside another instance and stop (issue 9;
+esmtp-inspect-milter(8) and esmtp-inspect-policyd(8), START-UP, SIGNALS and
+EXIT STATUS).
 
 Against the real daemons and a real Postfix:
 - a second instance on a socket that answers refuses to start, says why on

@@ -1,8 +1,8 @@
 """esmtp-inspect-milter inside a real Postfix (issue 3).
 
 For every rule: a message just under the limit is accepted and reaches the
-sink; one just over gets the exact SPEC reply in the SMTP dialog and the SPEC
-log line carrying Postfix's queue ID. Plus actions, monitor mode, profiles
+sink; one just over gets the rule's exact reply in the SMTP dialog and the log
+line carrying Postfix's queue ID (esmtp-inspect.yaml(5), RULES and LOGGING). Plus actions, monitor mode, profiles
 and daemon behaviour. Run: python3 -m unittest tests/integration/test_milter_postfix.py
 """
 

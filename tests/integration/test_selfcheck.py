@@ -283,8 +283,8 @@ class Selfcheck(unittest.TestCase):
 
 
 class Wiring(unittest.TestCase):
-    """esmtp-inspect's own wiring as a chrooted smtpd sees it (SPEC sections 9
-    and 11): a private Postfix whose master.cf runs smtpd chrooted (column 5 =
+    """esmtp-inspect's own wiring as a chrooted smtpd sees it (esmtp-inspect(1),
+    selfcheck; esmtp-inspect-milter(8), POSTFIX): a private Postfix whose master.cf runs smtpd chrooted (column 5 =
     y, as Debian's packaged master.cf does) in its queue directory, the real
     esmtp-inspect-milter and esmtp-inspect-policyd on sockets in
     QUEUE/esmtp-inspect/ (nobody:postfix 0750), named relative to the queue

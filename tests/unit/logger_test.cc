@@ -5,9 +5,15 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -260,14 +266,62 @@ TEST(Logger, UnwritableFileIsAConfigError) {
   EXPECT_THAT(error, HasSubstr("/nonexistent-dir/x.log"));
 }
 
-TEST(Logger, SyslogWithoutDevLogDoesNotFail) {
-  LogConfig c;  // syslog: on these machines nothing listens on /dev/log
+// The header's promise for syslog: a missing /dev/log drops the line and
+// never stops the daemon; and (glibc reconnects at each line) once a syslog
+// daemon listens again the next line reaches it, with our tag and PID, and
+// the dropped ones are not replayed. Runs in a child with a private mount
+// namespace whose /dev is an empty tmpfs: the machine's /dev/log is not
+// touched.
+int syslog_without_dev_log() {
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
+      ::mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0) {
+    std::perror("private /dev");
+    return 2;
+  }
+  LogConfig c;  // syslog, facility mail
   std::string error;
   auto log = Logger::from_config(c, "esmtp-inspect-test", &error);
-  ASSERT_TRUE(log);
+  if (!log) {
+    std::fprintf(stderr, "from_config: %s\n", error.c_str());
+    return 3;
+  }
   LogContext ctx = context();
-  log->verdict(ctx, sample());
+  for (int i = 0; i < 100; ++i) log->verdict(ctx, sample());
+  log->error("dropped {}", "line");
+
+  const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sun{};
+  sun.sun_family = AF_UNIX;
+  std::strcpy(sun.sun_path, "/dev/log");
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&sun), sizeof sun) != 0) {
+    std::perror("bind /dev/log");
+    return 4;
+  }
   log->error("still {}", "running");
+  char buf[2048];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+  if (n <= 0) {
+    std::fprintf(stderr, "nothing reached /dev/log\n");
+    return 5;
+  }
+  const std::string line(buf, static_cast<std::size_t>(n));
+  const std::string want =
+      "esmtp-inspect-test[" + std::to_string(::getpid()) + "]: error: still running";
+  if (line.find(want) == std::string::npos || line.find("dropped") != std::string::npos) {
+    std::fprintf(stderr, "got \"%s\", wanted \"%s\"\n", line.c_str(), want.c_str());
+    return 6;
+  }
+  if (::recv(fd, buf, sizeof buf, MSG_DONTWAIT) >= 0) {
+    std::fprintf(stderr, "a second line reached /dev/log\n");
+    return 7;
+  }
+  return 0;
+}
+
+TEST(Logger, SyslogWithoutDevLogDropsTheLineAndGoesOn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a private mount namespace";
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(std::exit(syslog_without_dev_log()), ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace

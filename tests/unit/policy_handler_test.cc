@@ -21,8 +21,8 @@ class PolicyHandlerTest : public ::testing::Test {
     logger_ = std::make_shared<Logger>(std::move(sink), LogFormat::kText, LogLevel::kInfo, "t");
     handler_ = std::make_unique<PolicyHandler>([this] { return std::make_pair(config_, logger_); });
   }
-  PolicyRequest req(std::string state,
-                    std::vector<std::pair<std::string, std::string>> extra = {}) {
+  PolicyRequest req(std::string state, std::vector<std::pair<std::string, std::string>> extra = {},
+                    std::string helo = "mx.example.org") {
     PolicyRequest r;
     r.add("request", "smtpd_access_policy");
     r.add("protocol_state", state);
@@ -30,7 +30,7 @@ class PolicyHandlerTest : public ::testing::Test {
     r.add("client_address", "203.0.113.7");
     r.add("client_port", "40000");
     r.add("client_name", "unknown");
-    r.add("helo_name", "mx.example.org");
+    r.add("helo_name", helo);
     r.add("instance", "a1.b2.c3");
     r.add("sender", "a@example.org");
     return r;
@@ -116,9 +116,47 @@ TEST_F(PolicyHandlerTest, IdentityTagUnderTheMachinesSecretByDefault) {
             "PREPEND X-ESMTP-Inspect-0123456789abcdefXYZ: rule=fcrdns; result=fail");
 }
 
+// helo_syntax (reject by default): the engine judges the request's
+// helo_name (prepare() hands it to the identity lookup, evaluate() decides
+// from it and the DNS answers), and a non-FQDN HELO gets the check's reply
+// although every DNS answer confirms the client. Then a DNS temperror in a
+// check that refuses mail (fcrdns: reject) answers 451 instead.
 TEST_F(PolicyHandlerTest, HeloSyntaxRejectAndTemperror) {
   start("identity: { checks: { fcrdns: { action: reject } } }");
-  IdentityReport report;
+  DnsAnswer ptr;
+  ptr.status = DnsStatus::kOk;
+  ptr.names = {"mx.example.org"};
+  DnsAnswer forward;
+  forward.status = DnsStatus::kOk;
+  forward.addresses = {*IpAddress::parse("203.0.113.7")};
+  auto report_for = [&](const PolicyRequest& r) {
+    auto input = handler_->prepare(r);
+    EXPECT_TRUE(input.has_value());
+    if (!input) return IdentityReport{};
+    EXPECT_EQ(input->helo, r.get("helo_name"));
+    IdentityAnswers answers;
+    answers.ptr = &ptr;
+    answers.forward["mx.example.org"] = forward;
+    answers.helo = &forward;
+    return evaluate(*input, answers);
+  };
+
+  PolicyRequest bare = req("RCPT", {{"recipient", "b@example.net"}}, "mailhost");
+  IdentityReport report = report_for(bare);
+  EXPECT_EQ(report.result(CheckId::kHeloSyntax), CheckResult::kFail);
+  EXPECT_EQ(report.result(CheckId::kFcrdns), CheckResult::kPass);
+  EXPECT_EQ(handler_->finish(bare, &report),
+            "504 5.5.2 Helo command rejected: need fully-qualified hostname");
+  EXPECT_THAT(cap_->lines().back(), HasSubstr("action=reject rule=helo_syntax"));
+
+  start("identity: { checks: { fcrdns: { action: reject } } }");
+  PolicyRequest fqdn = req("RCPT", {{"recipient", "b@example.net"}});
+  report = report_for(fqdn);
+  EXPECT_EQ(report.result(CheckId::kHeloSyntax), CheckResult::kPass);
+  EXPECT_EQ(handler_->finish(fqdn, &report), "DUNNO");
+
+  start("identity: { checks: { fcrdns: { action: reject } } }");
+  report = IdentityReport{};
   report.results[static_cast<std::size_t>(CheckId::kFcrdns)] = CheckResult::kTempError;
   PolicyRequest r = req("RCPT", {{"recipient", "b@example.net"}});
   handler_->prepare(r);

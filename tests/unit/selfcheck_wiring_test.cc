@@ -121,26 +121,29 @@ TEST(PostfixLists, TokensWithBraces) {
 }
 
 TEST(PostfixLists, Endpoints) {
-  auto e = parse_endpoint("unix:esmtp-inspect/milter.sock");
+  auto e = parse_endpoint("unix:esmtp-inspect/milter.sock", EndpointSyntax::kPostfix);
   EXPECT_EQ(e.kind, Endpoint::Kind::kUnix);
   EXPECT_EQ(e.path, "esmtp-inspect/milter.sock");
-  e = parse_endpoint("local:/run/x.sock");
+  e = parse_endpoint("local:/run/x.sock", EndpointSyntax::kPostfix);
   EXPECT_EQ(e.kind, Endpoint::Kind::kUnix);
   EXPECT_EQ(e.transport, "local");
   EXPECT_EQ(e.path, "/run/x.sock");
-  e = parse_endpoint("inet:127.0.0.1:8891");
+  e = parse_endpoint("inet:127.0.0.1:8891", EndpointSyntax::kPostfix);
   EXPECT_EQ(e.kind, Endpoint::Kind::kInet);
   EXPECT_EQ(e.host, "127.0.0.1");
   EXPECT_EQ(e.port, 8891);
-  e = parse_endpoint("inet:[::1]:10040");
+  e = parse_endpoint("inet:[::1]:10040", EndpointSyntax::kPostfix);
   EXPECT_EQ(e.host, "::1");
   EXPECT_EQ(e.port, 10040);
-  e = parse_endpoint("/run/x.sock");  // libmilter takes it, Postfix does not
+  e = parse_endpoint("/run/x.sock",
+                     EndpointSyntax::kPostfix);  // libmilter takes it, Postfix does not
   EXPECT_EQ(e.kind, Endpoint::Kind::kInvalid);
   EXPECT_THAT(e.error, HasSubstr("Postfix needs transport:endpoint, e.g. unix:/run/x.sock"));
-  EXPECT_THAT(parse_endpoint("tcp:1.2.3.4:5").error, HasSubstr("unknown transport \"tcp\""));
-  EXPECT_EQ(parse_endpoint("inet:127.0.0.1").kind, Endpoint::Kind::kInvalid);
-  EXPECT_EQ(parse_endpoint("unix:").kind, Endpoint::Kind::kInvalid);
+  EXPECT_THAT(parse_endpoint("tcp:1.2.3.4:5", EndpointSyntax::kPostfix).error,
+              HasSubstr("unknown transport \"tcp\""));
+  EXPECT_EQ(parse_endpoint("inet:127.0.0.1", EndpointSyntax::kPostfix).kind,
+            Endpoint::Kind::kInvalid);
+  EXPECT_EQ(parse_endpoint("unix:", EndpointSyntax::kPostfix).kind, Endpoint::Kind::kInvalid);
 }
 
 TEST(PostfixLists, BracedMilterForm) {
@@ -924,7 +927,7 @@ class RealProbe : public ::testing::Test {
 
   ProbeTarget target(const std::string& name, bool chrooted, Protocol p = Protocol::kMilter) {
     ProbeTarget t;
-    t.endpoint = parse_endpoint("unix:" + name);
+    t.endpoint = parse_endpoint("unix:" + name, EndpointSyntax::kPostfix);
     t.protocol = p;
     t.host_path = socket_host_path(name, queue_, chrooted);
     t.queue_directory = queue_;

@@ -67,31 +67,6 @@ TEST(Net, ParsesMtaForms) {
   EXPECT_FALSE(IpAddress::parse("mx.example.org"));
 }
 
-TEST(Net, SocketSpecs) {
-  auto m = parse_milter_socket("unix:/var/spool/postfix/esmtp-inspect/milter.sock");
-  ASSERT_TRUE(m);
-  EXPECT_TRUE(m->local);
-  EXPECT_EQ(m->path, "/var/spool/postfix/esmtp-inspect/milter.sock");
-  EXPECT_EQ(parse_milter_socket("local:/x.sock")->path, "/x.sock");
-  EXPECT_EQ(parse_milter_socket("/x.sock")->path, "/x.sock");
-  m = parse_milter_socket("inet:8891@[::1]");
-  ASSERT_TRUE(m);
-  EXPECT_FALSE(m->local);
-  EXPECT_EQ(m->host, "::1");
-  EXPECT_EQ(m->port, 8891);
-  EXPECT_EQ(parse_milter_socket("inet:8891")->host, "");
-  EXPECT_FALSE(parse_milter_socket("inet:0@127.0.0.1"));
-  EXPECT_FALSE(parse_milter_socket("tcp:1@x"));
-  auto l = parse_listen_spec("inet:[::1]:10040");
-  ASSERT_TRUE(l);
-  EXPECT_EQ(l->host, "::1");
-  EXPECT_EQ(l->port, 10040);
-  EXPECT_EQ(parse_listen_spec("inet:127.0.0.1:10040")->host, "127.0.0.1");
-  EXPECT_TRUE(parse_listen_spec("unix:/p.sock")->local);
-  EXPECT_FALSE(parse_listen_spec("inet::10040"));
-  EXPECT_FALSE(parse_listen_spec("local:/p.sock"));  // libmilter's word, not the policy's
-}
-
 TEST(Net, HostPortForms) {
   auto hp = split_host_port("[2001:db8::1]:5353");
   ASSERT_TRUE(hp);

@@ -185,42 +185,6 @@ std::vector<std::string> postfix_tokens(std::string_view list) {
   return out;
 }
 
-Endpoint parse_endpoint(std::string_view text) {
-  Endpoint e;
-  text = trim(text);
-  e.text = std::string(text);
-  auto colon = text.find(':');
-  if (!text.empty() && text.front() == '/') {
-    e.error = "Postfix needs transport:endpoint, e.g. unix:" + e.text;
-    return e;
-  }
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    e.error = "Postfix needs transport:endpoint instead of \"" + e.text + "\"";
-    return e;
-  }
-  e.transport = to_lower(text.substr(0, colon));
-  std::string_view rest = text.substr(colon + 1);
-  if (e.transport == "unix" || e.transport == "local") {
-    e.kind = Endpoint::Kind::kUnix;
-    e.path = std::string(rest);
-    return e;
-  }
-  if (e.transport == "inet") {
-    auto hp = split_host_port(rest);
-    std::optional<int> port = hp ? parse_port(hp->port) : std::nullopt;
-    if (!hp || hp->host.empty() || !port) {
-      e.error = "inet: needs host:port, not \"" + std::string(rest) + "\"";
-      return e;
-    }
-    e.kind = Endpoint::Kind::kInet;
-    e.host = std::string(hp->host);
-    e.port = static_cast<std::uint16_t>(*port);
-    return e;
-  }
-  e.error = "unknown transport \"" + e.transport + "\" (Postfix knows unix, local and inet)";
-  return e;
-}
-
 std::string SocketSpec::attribute(std::string_view name) const {
   for (const auto& [n, v] : attributes)
     if (n == name) return v;
@@ -250,7 +214,7 @@ SocketSpec parse_socket_spec(std::string_view element) {
   element = trim(element);
   s.text = std::string(element);
   if (element.empty() || element.front() != '{') {
-    s.endpoint = parse_endpoint(element);
+    s.endpoint = parse_endpoint(element, EndpointSyntax::kPostfix);
     return s;
   }
   std::string_view inner = element.substr(1);
@@ -261,7 +225,7 @@ SocketSpec parse_socket_spec(std::string_view element) {
     s.endpoint.error = "empty { } group";
     return s;
   }
-  s.endpoint = parse_endpoint(tokens[0]);
+  s.endpoint = parse_endpoint(tokens[0], EndpointSyntax::kPostfix);
   // name=value, name = value, name= value, name =value
   std::string pending;
   for (std::size_t i = 1; i < tokens.size(); ++i) {

@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/util/endpoint.h"
 #include "tools/selfcheck/postconf.h"
 
 namespace esmtp::selfcheck {
@@ -67,18 +68,12 @@ std::vector<std::string> referenced_parameters(std::string_view value);
 // "{ ... }" (nested braces counted) is one element. At most kMaxListItems.
 std::vector<std::string> postfix_tokens(std::string_view list);
 
-// "transport:endpoint" as Postfix's milter and policy clients read it.
-struct Endpoint {
-  enum class Kind { kUnix, kInet, kInvalid };
-  Kind kind = Kind::kInvalid;
-  std::string text;       // as written
-  std::string transport;  // "unix", "local", "inet"
-  std::string path;       // kUnix: the name smtpd opens (relative or absolute)
-  std::string host;       // kInet, brackets removed
-  std::uint16_t port = 0;
-  std::string error;  // kInvalid: what Postfix would say
-};
-Endpoint parse_endpoint(std::string_view text);
+// "transport:endpoint" as Postfix's milter and policy clients read it:
+// parse_endpoint(text, EndpointSyntax::kPostfix) (common/util/endpoint.h),
+// with Postfix's complaint in `error`.
+using esmtp::Endpoint;
+using esmtp::EndpointSyntax;
+using esmtp::parse_endpoint;
 
 // A milter or policy server: "unix:x" or "{ unix:x, name = value, ... }".
 struct SocketSpec {

@@ -58,14 +58,14 @@ struct OurSocket {
 
 std::vector<OurSocket> our_sockets(const OurSockets& o) {
   std::vector<OurSocket> out;
-  auto add = [&](Protocol protocol, const std::string& text,
-                 std::optional<esmtp::SocketSpec> spec) {
-    if (!spec) return;
-    out.push_back({protocol, spec->local ? tidy_path(spec->path) : std::string(),
-                   spec->local ? std::string() : spec->host, spec->port, text});
+  auto add = [&](Protocol protocol, const std::string& text, EndpointSyntax syntax) {
+    const Endpoint e = parse_endpoint(text, syntax);
+    if (!e.valid()) return;
+    out.push_back({protocol, e.local() ? tidy_path(e.path) : std::string(),
+                   e.local() ? std::string() : e.host, e.port, text});
   };
-  for (const auto& spec : o.milter) add(Protocol::kMilter, spec, parse_milter_socket(spec));
-  for (const auto& spec : o.policy) add(Protocol::kPolicy, spec, parse_listen_spec(spec));
+  for (const auto& spec : o.milter) add(Protocol::kMilter, spec, EndpointSyntax::kMilterSocket);
+  for (const auto& spec : o.policy) add(Protocol::kPolicy, spec, EndpointSyntax::kPolicyListen);
   return out;
 }
 
@@ -480,7 +480,7 @@ class Checker {
         fix = each_fix(group, [&](const Use& x) {
           // A bare path: Postfix wants unix: in front; chrooted, a relative name.
           Use fixed = x;
-          fixed.spec.endpoint = parse_endpoint("unix:" + e.text);
+          fixed.spec.endpoint = parse_endpoint("unix:" + e.text, EndpointSyntax::kPostfix);
           std::vector<std::string> extra;
           std::string name = x.smtpd->chrooted ? relative_fix(fixed, &extra) : e.text;
           std::string f =
