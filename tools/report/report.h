@@ -27,6 +27,9 @@
 // space-saving stream summary and is exact in the usual case of fewer
 // distinct keys than the cap.
 //
+// Code: report.cc counts (and holds the CLI glue); report_output.cc renders
+// the text, JSON and HTML.
+//
 // Thread-safety: a Report is used by one thread.
 #pragma once
 

@@ -99,6 +99,11 @@ const std::vector<std::string>& postconf_parameters() {
   return names;
 }
 
+std::string postconf_value(const PostconfValues& s, std::string_view name) {
+  auto it = s.find(name);
+  return it == s.end() ? std::string() : it->second;
+}
+
 PostconfValues parse_postconf_output(std::string_view text, std::size_t* skipped) {
   PostconfValues values;
   std::string* last = nullptr;

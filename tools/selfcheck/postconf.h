@@ -35,6 +35,9 @@ inline constexpr std::size_t kMaxPostconfOutput = 1 << 20;
 
 using PostconfValues = std::map<std::string, std::string, std::less<>>;
 
+// The value of `name`; "" when postconf did not show it.
+std::string postconf_value(const PostconfValues& s, std::string_view name);
+
 // The parameters selfcheck asks for (in this order).
 const std::vector<std::string>& postconf_parameters();
 

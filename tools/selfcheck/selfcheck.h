@@ -37,6 +37,7 @@
 #include "common/dns/dns_resolver.h"
 #include "common/util/net.h"
 #include "tools/selfcheck/certificate.h"
+#include "tools/selfcheck/evaluate.h"
 #include "tools/selfcheck/finding.h"
 #include "tools/selfcheck/postconf.h"
 #include "tools/selfcheck/wiring.h"
@@ -47,33 +48,6 @@ class App;
 }
 
 namespace esmtp::selfcheck {
-
-struct AddressUse {
-  IpAddress address;
-  std::string source;  // "smtp_bind_address", "inet_interfaces", "--address", ...
-};
-
-struct Report {
-  PostconfValues settings;
-  std::string myhostname, banner_name, helo_name;
-  std::vector<AddressUse> sending, receiving;
-  std::vector<CertificateInfo> certificates;
-  std::vector<SmtpdService> smtpd;  // from the wiring check
-  std::vector<Finding> findings;
-
-  Severity worst() const;
-  int exit_code() const;  // 0, 1 or 2 by worst()
-};
-
-struct EvaluateOptions {
-  std::vector<IpAddress> addresses;          // --address: public/NAT addresses
-  std::chrono::milliseconds dns_wait{8000};  // per name/address check
-};
-
-// The checks over settings already read; DNS through `resolver`,
-// certificates from the files the settings name.
-Report evaluate(const PostconfValues& settings, DnsResolver& resolver,
-                const EvaluateOptions& options);
 
 // Adds the wiring check's services and findings to a report, in the order
 // findings are shown.
