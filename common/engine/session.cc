@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "common/util/text.h"
 
@@ -42,17 +43,31 @@ const std::array<EventRules, kEventCount>& rules_by_event() {
 }  // namespace
 
 Session::Session(std::shared_ptr<const Config> config, Logger* logger, FrontEnd front_end)
-    : config_(std::move(config)),
-      logger_(logger),
-      front_end_(front_end),
-      profile_(&config_->defaults),
-      scanner_(*this) {
+    : config_(std::move(config)), logger_(logger), front_end_(front_end), scanner_(*this) {
+  set_profile(config_->defaults);
   last_.reserve(kRuleCount + 2);
 }
 
-bool Session::active(RuleId id) const {
-  return profile_->inspect && profile_->rules[static_cast<std::size_t>(id)].enabled() &&
-         decides(*config_, front_end_, rule_info(id).decider);
+static_assert(kRuleCount <= 32, "Session::active_ has a bit per rule");
+
+// Which rules the session runs, worked out once per profile: the events
+// then test one bit per rule.
+void Session::set_profile(const Profile& p) {
+  profile_ = &p;
+  active_ = 0;
+  active_events_ = 0;
+  scanning_rules_ = false;
+  if (!p.inspect) return;
+  // The body is scanned only when some rule reads the scanner's findings.
+  constexpr EventSet kScanned = kBodyEvents & ~events_of({Event::kEndOfMessage});
+  for (const auto& info : rule_table()) {
+    if (!p.rules[static_cast<std::size_t>(info.id)].enabled() ||
+        !decides(*config_, front_end_, info.decider))
+      continue;
+    active_ |= 1u << static_cast<unsigned>(info.id);
+    active_events_ = static_cast<EventSet>(active_events_ | info.events);
+    if (info.events & kScanned) scanning_rules_ = true;
+  }
 }
 
 Verdict Session::outcome() const {
@@ -68,15 +83,17 @@ Verdict Session::outcome() const {
 
 Action Session::decide(const Facts& facts, Scope scope, std::string_view rcpt) {
   Action worst = Action::kContinue;
+  if (!has(active_events_, facts.event)) return worst;
   // A HELO is decided whatever happened to an earlier transaction.
   const bool in_transaction = facts.event != Event::kHelo;
   for (RuleId id : rules_by_event()[static_cast<std::size_t>(facts.event)].rules()) {
     if (disconnected_ || (in_transaction && decision_)) break;
     if (!active(id)) continue;
     const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
-    std::optional<Finding> found = rule_info(id).evaluate(rc, facts, memory(id));
-    if (!found) continue;
-    const Action a = fire(id, scope, std::move(*found), rcpt);
+    touched_ |= 1u << static_cast<unsigned>(id);
+    // One Finding for every evaluation: nothing is built unless a rule fires.
+    if (!rule_info(id).evaluate(rc, facts, memory(id), finding_)) continue;
+    const Action a = fire(id, scope, std::move(finding_), rcpt);
     worst = std::max(worst, a);
     // One refusal per command.
     if (reply_class_for(a) != 0) break;
@@ -157,7 +174,8 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
 
 void Session::select(bool authenticated) {
   ClientFacts facts{client_ip_, authenticated, daemon_};
-  profile_ = &select_profile(*config_, facts);
+  const Profile& p = select_profile(*config_, facts);
+  if (&p != profile_) set_profile(p);
 }
 
 Verdict Session::connect(std::string_view address, std::uint16_t, std::string_view name) {
@@ -192,21 +210,20 @@ void Session::start_transaction() {
   accepted_ = refused_ = 0;
   header_octets_ = message_octets_ = 0;
   in_body_ = false;
-  for (auto& m : memory_) {
+  // Only the rules that ran have anything to forget.
+  for (std::uint32_t left = touched_; left != 0; left &= left - 1) {
+    RuleMemory& m = memory_[static_cast<std::size_t>(std::countr_zero(left))];
     const bool in_session = m.fired_in_session;
     m = RuleMemory{};
     m.fired_in_session = in_session;
   }
+  touched_ = 0;
   if (!disconnected_) decision_.reset();
   tags_.clear();
   quarantine_reason_.clear();
-  // The body is scanned only when some rule reads it. The scanner reports
-  // lines longer than body_line_length's max and enforces mime_structure's
+  // The scanner reports lines longer than body_line_length's max and enforces mime_structure's
   // limits (which also bound its memory when the rule is off).
-  scanning_ = false;
-  for (const auto& info : rule_table())
-    if ((info.events & kBodyEvents & ~events_of({Event::kEndOfMessage})) && active(info.id))
-      scanning_ = true;
+  scanning_ = scanning_rules_;
   const RuleConfig& lines = profile_->rules[static_cast<std::size_t>(RuleId::kBodyLineLength)];
   const RuleConfig& mime = profile_->rules[static_cast<std::size_t>(RuleId::kMimeStructure)];
   scanner_.reset(mime.mime, active(RuleId::kBodyLineLength) ? lines.max : UINT64_MAX);

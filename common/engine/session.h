@@ -124,7 +124,8 @@ class Session : private MimeListener {
   void begin_event() { last_.clear(); }
   Verdict outcome() const;
   bool blocked() const { return disconnected_ || decision_.has_value(); }
-  bool active(RuleId id) const;
+  bool active(RuleId id) const { return (active_ >> static_cast<unsigned>(id)) & 1u; }
+  void set_profile(const Profile& p);
   // Runs the rules of facts.event; returns the most severe action.
   Action decide(const Facts& facts, Scope scope, std::string_view rcpt = {});
   // Records a verdict of rule `id`; returns its effective action.
@@ -146,7 +147,11 @@ class Session : private MimeListener {
   std::shared_ptr<const Config> config_;
   Logger* logger_;
   FrontEnd front_end_;
-  const Profile* profile_;
+  const Profile* profile_ = nullptr;
+  std::uint32_t active_ = 0;     // bit per RuleId: enabled in the profile and decided here
+  EventSet active_events_ = 0;   // the events some active rule acts on
+  bool scanning_rules_ = false;  // some active rule reads the MIME scanner's findings
+  std::uint32_t touched_ = 0;    // bit per RuleId: its memory changed in this transaction
 
   // Session.
   std::string client_addr_;
@@ -178,6 +183,7 @@ class Session : private MimeListener {
   std::vector<std::string> tags_;
   std::string quarantine_reason_;
 
+  Finding finding_;  // filled by the evaluator that fires (decide())
   std::vector<Verdict> last_;
   MimeScanner scanner_;
 };

@@ -32,29 +32,31 @@ Finding over_max(const RuleConfig& rc, std::uint64_t actual, std::string where,
 
 // Rules whose action does not end the transaction report the largest value
 // once the stage is over; the others act on the first value over the limit.
-std::optional<Finding> worst_or_first(const RuleConfig& rc, RuleMemory& mem, std::uint64_t actual,
-                                      std::string where) {
+bool worst_or_first(const RuleConfig& rc, RuleMemory& mem, std::uint64_t actual, std::string where,
+                    Finding& out) {
   if (is_terminal(rc.action)) {
     mem.fired = true;
-    return over_max(rc, actual, std::move(where));
+    out = over_max(rc, actual, std::move(where));
+    return true;
   }
   if (actual > mem.pending) {
     mem.pending = actual;
     mem.pending_where = std::move(where);
   }
-  return std::nullopt;
+  return false;
 }
 
-std::optional<Finding> pending_at_end(const RuleConfig& rc, RuleMemory& mem) {
-  if (mem.pending == 0 || mem.fired) return std::nullopt;
-  return pending_finding(rc, mem);
+bool pending_at_end(const RuleConfig& rc, RuleMemory& mem, Finding& out) {
+  if (mem.pending == 0 || mem.fired) return false;
+  out = pending_finding(rc, mem);
+  return true;
 }
 
 std::string header_where(std::string_view name) {
   return "header:" + shown(name.substr(0, 64));
 }
 
-std::optional<Finding> command_line_length(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+bool command_line_length(const RuleConfig& rc, const Facts& f, RuleMemory&, Finding& out) {
   std::uint64_t len = 0;
   if (f.event == Event::kHelo)
     len = command_length("HELO ", f.helo.size(), {});
@@ -62,126 +64,144 @@ std::optional<Finding> command_line_length(const RuleConfig& rc, const Facts& f,
     len = command_length("MAIL FROM:<>", f.address.size(), f.params);
   else
     len = command_length("RCPT TO:<>", f.address.size(), f.params);
-  if (len <= rc.max) return std::nullopt;
-  return over_max(rc, len, std::string(to_string(f.event)));
+  if (len <= rc.max) return false;
+  out = over_max(rc, len, std::string(to_string(f.event)));
+  return true;
 }
 
-std::optional<Finding> recipient_count(const RuleConfig& rc, const Facts& f, RuleMemory&) {
-  if (f.accepted < rc.max) return std::nullopt;
-  return over_max(rc, f.accepted + std::uint64_t{1}, "rcpt");
+bool recipient_count(const RuleConfig& rc, const Facts& f, RuleMemory&, Finding& out) {
+  if (f.accepted < rc.max) return false;
+  out = over_max(rc, f.accepted + std::uint64_t{1}, "rcpt");
+  return true;
 }
 
-std::optional<Finding> invalid_recipients(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (f.invalid <= rc.max || mem.fired_in_session) return std::nullopt;
+bool invalid_recipients(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (f.invalid <= rc.max || mem.fired_in_session) return false;
   mem.fired_in_session = true;
-  return over_max(rc, f.invalid, "rcpt");
+  out = over_max(rc, f.invalid, "rcpt");
+  return true;
 }
 
-std::optional<Finding> sender_address_length(const RuleConfig& rc, const Facts& f, RuleMemory&) {
-  if (f.address.size() <= rc.max) return std::nullopt;
-  return over_max(rc, f.address.size(), "mail");
+bool sender_address_length(const RuleConfig& rc, const Facts& f, RuleMemory&, Finding& out) {
+  if (f.address.size() <= rc.max) return false;
+  out = over_max(rc, f.address.size(), "mail");
+  return true;
 }
 
-std::optional<Finding> sender_address(const RuleConfig& rc, const Facts& f, RuleMemory&) {
+bool sender_address(const RuleConfig& rc, const Facts& f, RuleMemory&, Finding& out) {
   const std::string* hit = rc.patterns.match(f.address);
-  if (!hit) return std::nullopt;
-  return Finding{shown(f.address), *hit, false, "mail", {}};
+  if (!hit) return false;
+  out = Finding{shown(f.address), *hit, false, "mail", {}};
+  return true;
 }
 
 // NUL, CR and LF are always forbidden.
-std::optional<Finding> special_characters(const RuleConfig& rc, const Facts& f, RuleMemory&) {
-  for (char c : f.address)
-    if (c == '\0' || c == '\r' || c == '\n' || rc.characters.find(c) != std::string::npos)
-      return Finding{
+bool special_characters(const RuleConfig& rc, const Facts& f, RuleMemory&, Finding& out) {
+  for (char c : f.address) {
+    if (c == '\0' || c == '\r' || c == '\n' || rc.characters.find(c) != std::string::npos) {
+      out = Finding{
           fmt::format("0x{:02x}", c & 0xff), "", false, std::string(to_string(f.event)), {}};
-  return std::nullopt;
+      return true;
+    }
+  }
+  return false;
 }
 
-std::optional<Finding> header_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (f.event == Event::kEndOfHeaders) return pending_at_end(rc, mem);
-  if (mem.fired || f.header_longest_line <= rc.max) return std::nullopt;
-  return worst_or_first(rc, mem, f.header_longest_line, header_where(f.header_name));
+bool header_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (f.event == Event::kEndOfHeaders) return pending_at_end(rc, mem, out);
+  if (mem.fired || f.header_longest_line <= rc.max) return false;
+  return worst_or_first(rc, mem, f.header_longest_line, header_where(f.header_name), out);
 }
 
-std::optional<Finding> header_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (mem.fired || f.header_octets <= rc.max) return std::nullopt;
+bool header_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (mem.fired || f.header_octets <= rc.max) return false;
   mem.fired = true;
-  return over_max(rc, f.header_octets, header_where(f.header_name));
+  out = over_max(rc, f.header_octets, header_where(f.header_name));
+  return true;
 }
 
-std::optional<Finding> to_fields_count(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+bool to_fields_count(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
   if (iequals(f.header_name, "to")) ++mem.count;
-  if (mem.fired || mem.count <= rc.max) return std::nullopt;
+  if (mem.fired || mem.count <= rc.max) return false;
   mem.fired = true;
-  return over_max(rc, mem.count, header_where(f.header_name));
+  out = over_max(rc, mem.count, header_where(f.header_name));
+  return true;
 }
 
-std::optional<Finding> body_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (f.event == Event::kEndOfMessage) return pending_at_end(rc, mem);
-  if (mem.fired || f.line_length <= rc.max) return std::nullopt;
-  return worst_or_first(rc, mem, f.line_length, fmt::format("body:{}", f.line_no));
+bool body_line_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (f.event == Event::kEndOfMessage) return pending_at_end(rc, mem, out);
+  if (mem.fired || f.line_length <= rc.max) return false;
+  return worst_or_first(rc, mem, f.line_length, fmt::format("body:{}", f.line_no), out);
 }
 
 // The SIZE= declared at MAIL (not remembered: the message as received is
 // measured again), then the header section and body as they arrive; the body
 // only once it is complete, so the size logged is the message's, whatever
 // the chunking.
-std::optional<Finding> body_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
+bool body_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
   if (f.event == Event::kMail) {
     for (auto p : f.params) {
       if (p.size() <= 5 || !iequals(p.substr(0, 5), "SIZE=")) continue;
       std::uint64_t size = 0;
       auto [end, ec] = std::from_chars(p.data() + 5, p.data() + p.size(), size);
       if (ec == std::errc::result_out_of_range) size = UINT64_MAX;
-      if ((ec == std::errc() || ec == std::errc::result_out_of_range) && size > rc.max)
-        return over_max(rc, size, "mail:SIZE");
+      if ((ec == std::errc() || ec == std::errc::result_out_of_range) && size > rc.max) {
+        out = over_max(rc, size, "mail:SIZE");
+        return true;
+      }
       break;
     }
-    return std::nullopt;
+    return false;
   }
-  if (mem.fired || f.message_octets <= rc.max) return std::nullopt;
+  if (mem.fired || f.message_octets <= rc.max) return false;
   mem.fired = true;
-  return over_max(rc, f.message_octets, f.event == Event::kEndOfMessage ? "body" : "header");
+  out = over_max(rc, f.message_octets, f.event == Event::kEndOfMessage ? "body" : "header");
+  return true;
 }
 
 std::string filename_detail(const MimeFilename& n) {
   return fmt::format("{}{}={}", n.decoded ? "" : "undecodable ", n.source, shown(n.name));
 }
 
-std::optional<Finding> mime_filename_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (mem.fired || f.filename->name.size() <= rc.max) return std::nullopt;
+bool mime_filename_length(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (mem.fired || f.filename->name.size() <= rc.max) return false;
   mem.fired = true;
-  return over_max(rc, f.filename->name.size(), fmt::format("mime:{}", f.filename->part),
-                  filename_detail(*f.filename));
+  out = over_max(rc, f.filename->name.size(), fmt::format("mime:{}", f.filename->part),
+                 filename_detail(*f.filename));
+  return true;
 }
 
-std::optional<Finding> mime_filename(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (mem.fired) return std::nullopt;
+bool mime_filename(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (mem.fired) return false;
   const std::string* hit = rc.patterns.match(f.filename->name);
-  if (!hit) return std::nullopt;
+  if (!hit) return false;
   mem.fired = true;
-  return Finding{shown(f.filename->name), *hit, false, fmt::format("mime:{}", f.filename->part),
-                 filename_detail(*f.filename)};
+  out = Finding{shown(f.filename->name), *hit, false, fmt::format("mime:{}", f.filename->part),
+                filename_detail(*f.filename)};
+  return true;
 }
 
-std::optional<Finding> mime_encoding(const RuleConfig& rc, const Facts& f, RuleMemory& mem) {
-  if (mem.fired) return std::nullopt;
+bool mime_encoding(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (mem.fired) return false;
   auto hit = std::find(rc.deny.begin(), rc.deny.end(), f.encoding);
-  if (hit == rc.deny.end()) return std::nullopt;
+  if (hit == rc.deny.end()) return false;
   mem.fired = true;
-  return Finding{shown(f.encoding), *hit, false, fmt::format("mime:{}", f.part), {}};
+  out = Finding{shown(f.encoding), *hit, false, fmt::format("mime:{}", f.part), {}};
+  return true;
 }
 
-std::optional<Finding> mime_structure(const RuleConfig&, const Facts& f, RuleMemory& mem) {
-  if (mem.fired) return std::nullopt;
+bool mime_structure(const RuleConfig&, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (mem.fired) return false;
   mem.fired = true;
-  return Finding{std::to_string(f.mime_actual), std::to_string(f.mime_max), true,
-                 fmt::format("mime:{}", f.part), std::string(to_string(f.mime_limit))};
+  out = Finding{std::to_string(f.mime_actual), std::to_string(f.mime_max), true,
+                fmt::format("mime:{}", f.part), std::string(to_string(f.mime_limit))};
+  return true;
 }
 
-std::optional<Finding> plaintext_session(const RuleConfig&, const Facts& f, RuleMemory&) {
-  if (f.tls) return std::nullopt;
-  return Finding{"plaintext", "tls", false, "mail", {}};
+bool plaintext_session(const RuleConfig&, const Facts& f, RuleMemory&, Finding& out) {
+  if (f.tls) return false;
+  out = Finding{"plaintext", "tls", false, "mail", {}};
+  return true;
 }
 
 using E = Event;

@@ -51,7 +51,7 @@ enum class RuleId : std::uint8_t {
   kMimeStructure,
   kPlaintextSession,
 };
-inline constexpr std::size_t kRuleCount = 16;
+inline constexpr std::size_t kRuleCount = 16;  // at most 32 (a bit per rule in a session)
 
 // What a rule's configuration carries besides action/reply/mode.
 enum class RuleParam : std::uint8_t {
@@ -170,9 +170,10 @@ struct RuleMemory {
   std::string pending_where;
 };
 
-// Decides one event. Called only for the events of the row, when the rule is
-// active and the transaction still open.
-using Evaluator = std::optional<Finding> (*)(const RuleConfig&, const Facts&, RuleMemory&);
+// Decides one event: true when the rule fired, with its finding in `out`.
+// Called only for the events of the row, when the rule is active and the
+// transaction still open.
+using Evaluator = bool (*)(const RuleConfig&, const Facts&, RuleMemory&, Finding& out);
 
 struct RuleInfo {
   RuleId id;
