@@ -144,9 +144,9 @@ std::string rules_roff() {
     const RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];
     Items items;
     items.add("stage", roff_escape(stage_text(info.events)));
-    items.add("both_daemons", roff_escape(info.decider == Decider::kPolicy
-                                              ? "decided by the policy service"
-                                              : "decided by the milter"));
+    items.add("both_daemons",
+              roff_escape(info.decider == Decider::kPolicy ? "decided by the policy service"
+                                                           : "decided by the milter"));
     std::string_view param;
     switch (info.param) {
       case RuleParam::kMax:
