@@ -6,39 +6,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <map>
+#include "tests/support/fake_resolver.h"
 
 namespace esmtp {
 namespace {
 
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-
-// A and AAAA answers from a map, at once, on the caller's thread; counts
-// the lookups. A name not listed does not exist; "servfail." fails.
-class FakeResolver : public DnsResolver {
- public:
-  std::map<std::string, std::vector<std::string>, std::less<>> hosts;
-  int lookups = 0;
-
-  void ptr(const IpAddress&, Callback done) override { done(DnsAnswer{}); }
-  void addresses(std::string_view name, Callback done) override {
-    ++lookups;
-    DnsAnswer a;
-    if (name == "servfail.example") {
-      a.status = DnsStatus::kTempError;
-      a.error = "SERVFAIL";
-    } else if (auto it = hosts.find(name); it != hosts.end()) {
-      a.status = DnsStatus::kOk;
-      for (const auto& s : it->second) a.addresses.push_back(*IpAddress::parse(s));
-    } else {
-      a.status = DnsStatus::kNone;
-    }
-    done(a);
-  }
-  std::chrono::milliseconds budget() const override { return std::chrono::milliseconds(100); }
-  DnsStats stats() const override { return {}; }
-};
 
 class SelfBannerTest : public ::testing::Test {
  protected:
@@ -47,6 +21,7 @@ class SelfBannerTest : public ::testing::Test {
     cap_ = sink.get();
     logger_ = std::make_shared<Logger>(std::move(sink), LogFormat::kText, LogLevel::kInfo, "t");
     dns_.hosts["mail.example.com"] = {"198.51.100.30", "2001:db8::30"};
+    dns_.failing = {"servfail.example"};
   }
   bool check(std::string_view name, std::string_view address,
              std::chrono::steady_clock::time_point now = {}) {

@@ -15,6 +15,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "tests/support/fake_resolver.h"
 #include "tools/selfcheck/certificate.h"
 #include "tools/selfcheck/postconf.h"
 #include "tools/selfcheck/selfcheck.h"
@@ -166,49 +167,6 @@ TEST(RunPostconf, MissingProgram) {
                             std::chrono::milliseconds(1000), &error));
   EXPECT_THAT(error, HasSubstr("cannot run /nonexistent/postconf"));
 }
-
-// Answers from maps, at once, on the caller's thread; anything not listed
-// does not exist (kNone).
-class FakeResolver : public DnsResolver {
- public:
-  std::map<std::string, std::vector<std::string>> ptrs;   // address -> names
-  std::map<std::string, std::vector<std::string>> hosts;  // name -> addresses
-  std::vector<std::string> failing;                       // names/addresses: SERVFAIL
-
-  void ptr(const IpAddress& address, Callback done) override {
-    DnsAnswer a;
-    std::string key = address.str();
-    if (fails(key)) {
-      a.error = "SERVFAIL";
-    } else if (auto it = ptrs.find(key); it != ptrs.end()) {
-      a.status = DnsStatus::kOk;
-      a.names = it->second;
-    } else {
-      a.status = DnsStatus::kNone;
-    }
-    done(a);
-  }
-  void addresses(std::string_view name, Callback done) override {
-    DnsAnswer a;
-    std::string key(name);
-    if (fails(key)) {
-      a.error = "SERVFAIL";
-    } else if (auto it = hosts.find(key); it != hosts.end()) {
-      a.status = DnsStatus::kOk;
-      for (const auto& s : it->second) a.addresses.push_back(*IpAddress::parse(s));
-    } else {
-      a.status = DnsStatus::kNone;
-    }
-    done(a);
-  }
-  std::chrono::milliseconds budget() const override { return std::chrono::milliseconds(100); }
-  DnsStats stats() const override { return {}; }
-
- private:
-  bool fails(const std::string& k) const {
-    return std::find(failing.begin(), failing.end(), k) != failing.end();
-  }
-};
 
 PostconfValues base_settings() {
   return {{"mail_version", "3.7.11"},
