@@ -17,28 +17,8 @@ std::string_view strip_brackets(std::string_view a) {
   return a;
 }
 
-// For each event, the rules whose rows name it, in rank order: built once
-// from the rule table.
-struct EventRules {
-  std::array<RuleId, kRuleCount> ids{};
-  std::size_t count = 0;
-  std::span<const RuleId> rules() const { return {ids.data(), count}; }
-};
-
-const std::array<EventRules, kEventCount>& rules_by_event() {
-  static const std::array<EventRules, kEventCount> table = [] {
-    std::array<EventRules, kEventCount> t{};
-    std::vector<const RuleInfo*> ranked;
-    for (const auto& r : rule_table()) ranked.push_back(&r);
-    std::sort(ranked.begin(), ranked.end(),
-              [](const RuleInfo* a, const RuleInfo* b) { return a->rank < b->rank; });
-    for (std::size_t e = 0; e < kEventCount; ++e)
-      for (const RuleInfo* r : ranked)
-        if (has(r->events, static_cast<Event>(e))) t[e].ids[t[e].count++] = r->id;
-    return t;
-  }();
-  return table;
-}
+// Constant-initialized in rules.cc; the reference saves a call per event.
+const RankOrder& kOrder = rank_order();
 
 }  // namespace
 
@@ -50,24 +30,25 @@ Session::Session(std::shared_ptr<const Config> config, Logger* logger, FrontEnd 
 
 static_assert(kRuleCount <= 32, "Session::active_ has a bit per rule");
 
-// Which rules the session runs, worked out once per profile: the events
-// then test one bit per rule.
+// Which rules the session runs, worked out once per profile: the rules of
+// an event are then the set bits of one AND (RankOrder).
 void Session::set_profile(const Profile& p) {
   profile_ = &p;
   active_ = 0;
-  active_events_ = 0;
-  scanning_rules_ = false;
-  if (!p.inspect) return;
-  // The body is scanned only when some rule reads the scanner's findings.
-  constexpr EventSet kScanned = kBodyEvents & ~events_of({Event::kEndOfMessage});
-  for (const auto& info : rule_table()) {
-    if (!p.rules[static_cast<std::size_t>(info.id)].enabled() ||
-        !decides(*config_, front_end_, info.decider))
-      continue;
-    active_ |= 1u << static_cast<unsigned>(info.id);
-    active_events_ = static_cast<EventSet>(active_events_ | info.events);
-    if (info.events & kScanned) scanning_rules_ = true;
+  ranked_ = 0;
+  if (p.inspect) {
+    for (const auto& info : rule_table()) {
+      const auto i = static_cast<std::size_t>(info.id);
+      if (!p.rules[i].enabled() || !decides(*config_, front_end_, info.decider)) continue;
+      active_ |= 1u << i;
+      ranked_ |= 1u << kOrder.bit[i];
+    }
   }
+  // The body is scanned only when some rule reads the scanner's findings.
+  std::uint32_t scanned = 0;
+  for (Event e : {Event::kBodyLine, Event::kMimeFilename, Event::kMimeEncoding, Event::kMimeLimit})
+    scanned |= kOrder.of_event[static_cast<std::size_t>(e)];
+  scanning_rules_ = (ranked_ & scanned) != 0;
 }
 
 Verdict Session::outcome() const {
@@ -83,25 +64,26 @@ Verdict Session::outcome() const {
 
 Action Session::decide(const Facts& facts, Scope scope, std::string_view rcpt) {
   Action worst = Action::kContinue;
-  if (!has(active_events_, facts.event)) return worst;
   // A HELO is decided whatever happened to an earlier transaction.
   const bool in_transaction = facts.event != Event::kHelo;
-  for (RuleId id : rules_by_event()[static_cast<std::size_t>(facts.event)].rules()) {
-    if (disconnected_ || (in_transaction && decision_)) break;
-    if (!active(id)) continue;
-    const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
-    touched_ |= 1u << static_cast<unsigned>(id);
+  auto closed = [&] { return disconnected_ || (in_transaction && decision_); };
+  std::uint32_t left = ranked_ & kOrder.of_event[static_cast<std::size_t>(facts.event)];
+  if (left == 0 || closed()) return worst;
+  for (; left != 0; left &= left - 1) {
+    const RuleInfo& info = *kOrder.rule[static_cast<std::size_t>(std::countr_zero(left))];
+    const auto i = static_cast<std::size_t>(info.id);
+    touched_ |= 1u << i;
     // One Finding for every evaluation: nothing is built unless a rule fires.
-    if (!rule_info(id).evaluate(rc, facts, memory(id), finding_)) continue;
-    const Action a = fire(id, scope, std::move(finding_), rcpt);
+    if (!info.evaluate(profile_->rules[i], facts, memory_[i], finding_)) continue;
+    const Action a = fire(info.id, scope, std::move(finding_), rcpt);
     worst = std::max(worst, a);
-    // One refusal per command.
-    if (reply_class_for(a) != 0) break;
+    // One refusal per command; nothing more once the transaction is over.
+    if (reply_class_for(a) != 0 || closed()) break;
   }
   return worst;
 }
 
-Action Session::fire(RuleId id, Scope scope, Finding f, std::string_view rcpt) {
+Action Session::fire(RuleId id, Scope scope, Finding&& f, std::string_view rcpt) {
   const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
   Verdict v;
   v.rule = rule_info(id).name;

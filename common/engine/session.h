@@ -129,7 +129,7 @@ class Session : private MimeListener {
   // Runs the rules of facts.event; returns the most severe action.
   Action decide(const Facts& facts, Scope scope, std::string_view rcpt = {});
   // Records a verdict of rule `id`; returns its effective action.
-  Action fire(RuleId id, Scope scope, Finding f, std::string_view rcpt = {});
+  Action fire(RuleId id, Scope scope, Finding&& f, std::string_view rcpt = {});
   void set_action(Verdict& v, Action configured, Mode mode) const;
   // Logs a verdict and applies its effect (tags, quarantine, decision).
   Action record(Verdict v, Scope scope, bool session_level);
@@ -149,7 +149,7 @@ class Session : private MimeListener {
   FrontEnd front_end_;
   const Profile* profile_ = nullptr;
   std::uint32_t active_ = 0;     // bit per RuleId: enabled in the profile and decided here
-  EventSet active_events_ = 0;   // the events some active rule acts on
+  std::uint32_t ranked_ = 0;     // the same rules as bits of RankOrder (rules.h)
   bool scanning_rules_ = false;  // some active rule reads the MIME scanner's findings
   std::uint32_t touched_ = 0;    // bit per RuleId: its memory changed in this transaction
 

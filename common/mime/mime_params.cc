@@ -102,14 +102,28 @@ class Cursor {
   // comments are dropped.
   std::string until(std::string_view stops) {
     std::string out;
-    while (!done() && stops.find(peek()) == std::string_view::npos) {
-      if (peek() == '(') {
-        skip_comment();
-        out += ' ';
-        continue;
-      }
-      out += peek();
-      ++i_;
+    // A bit per octet value: the stops, and '(' which opens a comment.
+    std::uint64_t stop_bits[4] = {};
+    auto mark = [&](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      stop_bits[u >> 6] |= std::uint64_t{1} << (u & 63);
+    };
+    auto marked = [&](char c) {
+      const auto u = static_cast<unsigned char>(c);
+      return (stop_bits[u >> 6] >> (u & 63)) & 1;
+    };
+    for (char c : stops) mark(c);
+    const bool paren_stops = marked('(');
+    mark('(');
+    while (!done()) {
+      // The run before the next stop or comment is copied in one go.
+      std::size_t end = i_;
+      while (end < s_.size() && !marked(s_[end])) ++end;
+      out.append(s_.substr(i_, end - i_));
+      i_ = end;
+      if (done() || peek() != '(' || paren_stops) break;
+      skip_comment();  // at '('
+      out += ' ';
     }
     return out;
   }

@@ -339,6 +339,23 @@ constexpr bool ranks_distinct(const std::array<RuleInfo, kRuleCount>& t) {
 }
 static_assert(ranks_distinct(kRules), "two rules of one event need an order: distinct ranks");
 
+constexpr RankOrder rank_order_of(const std::array<RuleInfo, kRuleCount>& t) {
+  RankOrder o{};
+  std::size_t k = 0;
+  for (unsigned rank = 0; rank <= 255; ++rank)
+    for (const RuleInfo& r : t) {
+      if (r.rank != rank) continue;
+      o.rule[k] = &r;
+      o.bit[static_cast<std::size_t>(r.id)] = static_cast<std::uint8_t>(k);
+      for (std::size_t e = 0; e < kEventCount; ++e)
+        if (has(r.events, static_cast<Event>(e))) o.of_event[e] |= 1u << k;
+      ++k;
+    }
+  return o;
+}
+constexpr RankOrder kRankOrder = rank_order_of(kRules);
+static_assert(kRuleCount <= 32, "RankOrder::of_event has a bit per rule");
+
 constexpr std::string_view kEventNames[kEventCount] = {
     "helo", "mail", "rcpt", "rcpt", "header", "header", "body", "body", "body", "body", "body"};
 
@@ -365,6 +382,10 @@ Finding pending_finding(const RuleConfig& rc, RuleMemory& mem) {
   Finding f = over_max(rc, mem.pending, std::move(mem.pending_where));
   mem.pending = 0;
   return f;
+}
+
+const RankOrder& rank_order() {
+  return kRankOrder;
 }
 
 std::span<const RuleInfo> rule_table() {

@@ -197,6 +197,16 @@ struct RuleInfo {
   Evaluator evaluate;
 };
 
+// The rules in rank order, and each event's rules as bits of that order: a
+// session keeps its active rules as such bits too, so the rules of an event
+// are the set bits of one AND, walked lowest first.
+struct RankOrder {
+  std::array<const RuleInfo*, kRuleCount> rule{};     // bit k: rule[k]
+  std::array<std::uint32_t, kEventCount> of_event{};  // the rules that act on the event
+  std::array<std::uint8_t, kRuleCount> bit{};         // by RuleId: its bit
+};
+const RankOrder& rank_order();
+
 // "helo, mail, rcpt": the stages of a rule's events, for the documentation.
 std::string stage_text(EventSet events);
 
