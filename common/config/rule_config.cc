@@ -13,30 +13,37 @@ namespace esmtp::cfg {
 // ---------------------------------------------------------------------------
 // Reading
 
-void RuleReader::rules(RuleSet& set, const YAML::Node& n, const std::string& prefix,
-                       const YAML::Mark& mark) {
+// `rules:` and `checks:`, maps of table names to their settings: `find`
+// looks a name up in its table, `read` reads one entry.
+template <typename Find, typename Read>
+void RuleReader::named(const YAML::Node& n, const std::string& prefix, const YAML::Mark& mark,
+                       std::string_view plural, std::string_view singular, Find find, Read read) {
   if (n.IsNull()) return;
-  if (!n.IsMap()) return error(mark, prefix, "expected a map of rules, got " + kind_of(n));
+  if (!n.IsMap())
+    return error(mark, prefix, fmt::format("expected a map of {}, got {}", plural, kind_of(n)));
   for_each_key(n, prefix,
                [&](const std::string& key, const YAML::Node& value, const YAML::Mark& key_mark) {
-                 auto id = find_rule(key);
-                 if (!id) return error(key_mark, prefix + "." + key, "unknown rule");
-                 rule(set[static_cast<std::size_t>(*id)], rule_info(*id), value, prefix + "." + key,
-                      key_mark);
+                 auto id = find(key);
+                 if (!id)
+                   return error(key_mark, prefix + "." + key, fmt::format("unknown {}", singular));
+                 read(*id, value, prefix + "." + key, key_mark);
                });
+}
+
+void RuleReader::rules(RuleSet& set, const YAML::Node& n, const std::string& prefix,
+                       const YAML::Mark& mark) {
+  named(n, prefix, mark, "rules", "rule", find_rule,
+        [&](RuleId id, const YAML::Node& value, const std::string& path, const YAML::Mark& m) {
+          rule(set[static_cast<std::size_t>(id)], rule_info(id), value, path, m);
+        });
 }
 
 void RuleReader::checks(CheckSet& set, const YAML::Node& n, const std::string& prefix,
                         const YAML::Mark& mark) {
-  if (n.IsNull()) return;
-  if (!n.IsMap()) return error(mark, prefix, "expected a map of checks, got " + kind_of(n));
-  for_each_key(n, prefix,
-               [&](const std::string& key, const YAML::Node& value, const YAML::Mark& key_mark) {
-                 auto id = find_check(key);
-                 if (!id) return error(key_mark, prefix + "." + key, "unknown identity check");
-                 check(set[static_cast<std::size_t>(*id)], check_info(*id), value,
-                       prefix + "." + key, key_mark);
-               });
+  named(n, prefix, mark, "checks", "identity check", find_check,
+        [&](CheckId id, const YAML::Node& value, const std::string& path, const YAML::Mark& m) {
+          check(set[static_cast<std::size_t>(id)], check_info(id), value, path, m);
+        });
 }
 
 void RuleReader::rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n,

@@ -36,6 +36,9 @@ class RuleReader : public YamlReader {
   static Err reply_fits(Action a, const Reply& r);
 
  private:
+  template <typename Find, typename Read>
+  void named(const YAML::Node& n, const std::string& prefix, const YAML::Mark& mark,
+             std::string_view plural, std::string_view singular, Find find, Read read);
   void rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n, const std::string& path,
             const YAML::Mark& mark);
   void check(CheckConfig& c, const CheckInfo& info, const YAML::Node& n, const std::string& path,
