@@ -46,14 +46,22 @@ void RuleReader::checks(CheckSet& set, const YAML::Node& n, const std::string& p
         });
 }
 
+// "NAME: off" is shorthand for "NAME: {action: off}"; anything else must be
+// a map of settings. False when there is no map to read.
+bool RuleReader::settings_map(Action& action, const YAML::Node& n, const std::string& path,
+                              const YAML::Mark& mark) {
+  if (n.IsScalar() && (n.Scalar() == "off" || n.Scalar() == "false")) {
+    action = Action::kOff;
+    return false;
+  }
+  if (n.IsMap()) return true;
+  error(mark, path, "expected a map or off, got " + kind_of(n));
+  return false;
+}
+
 void RuleReader::rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n,
                       const std::string& path, const YAML::Mark& mark) {
-  // "rule: off" is shorthand for "rule: {action: off}".
-  if (n.IsScalar() && (n.Scalar() == "off" || n.Scalar() == "false")) {
-    r.action = Action::kOff;
-    return;
-  }
-  if (!n.IsMap()) return error(mark, path, "expected a map or off, got " + kind_of(n));
+  if (!settings_map(r.action, n, path, mark)) return;
   bool action_given = false, param_given = false;
   std::optional<Reply> reply;
   YAML::Mark reply_mark;
@@ -121,11 +129,7 @@ void RuleReader::rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n,
 
 void RuleReader::check(CheckConfig& c, const CheckInfo& info, const YAML::Node& n,
                        const std::string& path, const YAML::Mark& mark) {
-  if (n.IsScalar() && (n.Scalar() == "off" || n.Scalar() == "false")) {
-    c.action = Action::kOff;
-    return;
-  }
-  if (!n.IsMap()) return error(mark, path, "expected a map or off, got " + kind_of(n));
+  if (!settings_map(c.action, n, path, mark)) return;
   std::optional<Reply> reply;
   YAML::Mark reply_mark;
   for_each_key(

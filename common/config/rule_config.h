@@ -39,6 +39,8 @@ class RuleReader : public YamlReader {
   template <typename Find, typename Read>
   void named(const YAML::Node& n, const std::string& prefix, const YAML::Mark& mark,
              std::string_view plural, std::string_view singular, Find find, Read read);
+  bool settings_map(Action& action, const YAML::Node& n, const std::string& path,
+                    const YAML::Mark& mark);
   void rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n, const std::string& path,
             const YAML::Mark& mark);
   void check(CheckConfig& c, const CheckInfo& info, const YAML::Node& n, const std::string& path,
