@@ -240,23 +240,15 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     features.no_reply_eoh = *pf1 & SMFIP_NR_EOH;
     features.no_reply_body = *pf1 & SMFIP_NR_BODY;
     if (*pf0 & SMFIF_SETSYMLIST) {
-      // Ask for exactly the macros we use, whatever the MTA sends by default,
-      // and at no more stages than needed: each stage with macros costs a
-      // command of its own (libmilter reads it with four system calls).
-      // {tls_version} is read at MAIL, where plaintext_session decides (a
-      // client that starts TLS says HELO again anyway); the queue ID {i} is
-      // read from MAIL (Sendmail), RCPT and DATA (Postfix opens its queue
-      // file at the first accepted recipient) and the end of message
-      // (non_smtpd_milters, which have no DATA stage); libmilter keeps DATA's
-      // macros through the end of the header.
+      // Ask for exactly the macros we use, whatever the MTA sends by default.
       smfi_setsymlist(
           ctx, SMFIM_CONNECT,
           const_cast<char*>("j {daemon_name} {daemon_addr} {client_addr} {client_name}"));
-      smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(""));
+      smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>("{tls_version}"));
       smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen} {tls_version}"));
       smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i {rcpt_mailer}"));
       smfi_setsymlist(ctx, SMFIM_DATA, const_cast<char*>("i"));
-      smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>(""));
+      smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
       smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
     }
     if (auto* old = connection(ctx)) {
