@@ -12,6 +12,10 @@ Setups (identical Postfix main.cf except smtpd_milters):
   null         (0, optional) bench/null_milter.c: receives every stage of every
                    message and does nothing; the floor any content milter pays
                    in Postfix and libmilter
+  null-env     (0env, optional) the same with --envelope: answers connect,
+                   HELO, MAIL, RCPT and the end of message and asks for the
+                   macros esmtp-inspect-milter asks for: the least a milter
+                   that decides at the envelope stages can cost
   null-nr      (0nr, optional) the same with --no-reply: no macros, only the
                    end of message answered (SMFIP_NR_*): the least any
                    libmilter milter that sees the whole message can cost
@@ -59,6 +63,7 @@ SETUPS = {
     "esmtp-ext": "(2x) esmtp-inspect + bad-extension list",
     "null": "(0) null milter (libmilter, no work)",
     "null-nr": "(0nr) null milter, no macros, NR_* all",
+    "null-env": "(0env) null milter answering the envelope",
     "esmtp-alt": "(2') esmtp-inspect, --alt-milter binary",
 }
 DEFAULT_SETUPS = "postfix,esmtp,mimedefang"
@@ -144,7 +149,7 @@ def prepare():
     shutil.copy2(_build / "bin" / "esmtp-inspect-milter", _snap / "bin" / "esmtp-inspect-milter")
     if ARGS.alt_milter:
         shutil.copy2(ARGS.alt_milter, _snap / "bin" / "esmtp-inspect-milter-alt")
-    if "null" in ARGS.setups or "null-nr" in ARGS.setups:
+    if any(s.startswith("null") for s in ARGS.setups):
         subprocess.run(["cc", "-O2", "-o", str(_snap / "bin" / "null_milter"),
                         str(HERE / "null_milter.c"), "-lmilter"], check=True)
     os.environ["ESMTP_BUILD_DIR"] = str(_snap)
@@ -330,11 +335,11 @@ class MimeDefang:
 class NullMilter:
     """bench/null_milter.c on a unix socket in the test directory."""
 
-    def __init__(self, env, no_reply=False):
+    def __init__(self, env, option=None):
         sock = env.path("null-milter.sock")
         self.postfix_spec = f"unix:{sock}"
         self.proc = subprocess.Popen([str(_snap / "bin" / "null_milter")]
-                                     + (["--no-reply"] if no_reply else []) + [f"unix:{sock}"])
+                                     + ([option] if option else []) + [f"unix:{sock}"])
         env.on_close(self.stop)
         harness.wait_until(lambda: self.proc.poll() is not None or harness.unix_socket_open(sock),
                            what="null_milter")
@@ -410,8 +415,8 @@ def build_setup(name, env):
     elif name == "mimedefang":
         filt = MimeDefang(env, ARGS.md_workers, ARGS.md_embedded)
         milters = (filt.postfix_spec,)
-    elif name in ("null", "null-nr"):
-        filt = NullMilter(env, no_reply=name == "null-nr")
+    elif name in ("null", "null-nr", "null-env"):
+        filt = NullMilter(env, {"null-nr": "--no-reply", "null-env": "--envelope"}.get(name))
         milters = (filt.postfix_spec,)
     pf = harness.Postfix(env, sink, milters=milters, extra=POSTFIX_TUNING)
     return sink, pf, filt
@@ -446,7 +451,7 @@ def verify(name, pf, msgs):
         checks += [("over-long attachment filename", msgs["longname"], "550 5.6.0")]
     if name in ("mimedefang", "esmtp-ext"):
         checks += [("report.exe attachment", msgs["exe"], "550 5.7.1")]
-    if name in ("postfix", "null", "null-nr"):
+    if name in ("postfix", "null", "null-nr", "null-env"):
         checks += [("report.exe attachment (no filter: accepted)", msgs["exe"], "250")]
     results = []
     for what, data, expect in checks:
@@ -694,6 +699,16 @@ def report(setups, results, count, reps):
                 parts.append(f"{title}: {f(y / x if x and y else None, '.2f')}")
             print(f"  {a + '/' + b:<20} " + " | ".join(parts))
 
+    # The milter's own CPU against the libmilter floors measured in this run.
+    floors = [("esmtp", "null-nr"), ("esmtp-alt", "null-nr"), ("esmtp", "null-env"),
+              ("esmtp-alt", "null-env"), ("null-env", "null-nr"), ("esmtp", "esmtp-alt")]
+    for a, b in floors:
+        if a in setups and b in setups:
+            parts = []
+            for key, title in SIZES:
+                x, y = med.get((a, "cpu" + key)), med.get((b, "cpu" + key))
+                parts.append(f"{title}: {f(x / y if x and y else None, '.2f')}x")
+            print(f"  filter CPU per message, {a}/{b}: ".ljust(48) + " | ".join(parts))
     if "esmtp" in setups and "mimedefang" in setups:
         parts = []
         for key, title in SIZES:

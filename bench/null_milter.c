@@ -5,21 +5,28 @@
  * protocol itself in Postfix and libmilter, the floor under any milter that
  * inspects content.
  *
- *   null_milter [--no-reply] unix:/path/to/socket
+ *   null_milter [--no-reply | --envelope] unix:/path/to/socket
  *
- * Without --no-reply it negotiates nothing: the MTA sends its default macros
+ * Without an option it negotiates nothing: the MTA sends its default macros
  * and waits for an answer to every command. With --no-reply it asks for no
  * macros and answers only the end of message (SMFIP_NR_* for every other
- * stage): the least a milter that sees the whole message can cost.
+ * stage): the least a milter that sees the whole message can cost. With
+ * --envelope it answers what esmtp-inspect-milter answers (connect, HELO,
+ * MAIL, RCPT, end of message; SMFIP_NR_* for DATA, headers, end of header
+ * and body) and asks for the same macros: the least a milter that decides
+ * at the envelope stages and sees the whole message can cost.
  */
 #include <libmilter/mfapi.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static int no_reply;
+enum Mode { kAnswerAll, kNoReply, kEnvelope };
+static enum Mode mode = kAnswerAll;
 
-#define NR(ret) (no_reply ? SMFIS_NOREPLY : (ret))
+/* NR: an envelope stage (connect, HELO, MAIL, RCPT); NRC: a content stage. */
+#define NR(ret) (mode == kNoReply ? SMFIS_NOREPLY : (ret))
+#define NRC(ret) (mode != kAnswerAll ? SMFIS_NOREPLY : (ret))
 
 static sfsistat cont_connect(SMFICTX* c, char* h, _SOCK_ADDR* a) {
   (void)c;
@@ -41,11 +48,11 @@ static sfsistat cont_header(SMFICTX* c, char* n, char* v) {
   (void)c;
   (void)n;
   (void)v;
-  return NR(SMFIS_CONTINUE);
+  return NRC(SMFIS_CONTINUE);
 }
 static sfsistat cont_ctx_nr(SMFICTX* c) {
   (void)c;
-  return NR(SMFIS_CONTINUE);
+  return NRC(SMFIS_CONTINUE);
 }
 static sfsistat cont_ctx(SMFICTX* c) {
   (void)c;
@@ -55,7 +62,7 @@ static sfsistat cont_body(SMFICTX* c, unsigned char* b, size_t n) {
   (void)c;
   (void)b;
   (void)n;
-  return NR(SMFIS_CONTINUE);
+  return NRC(SMFIS_CONTINUE);
 }
 
 static sfsistat negotiate(SMFICTX* c, unsigned long f0, unsigned long f1, unsigned long f2,
@@ -63,9 +70,9 @@ static sfsistat negotiate(SMFICTX* c, unsigned long f0, unsigned long f1, unsign
                           unsigned long* pf2, unsigned long* pf3) {
   (void)f2;
   (void)f3;
-  unsigned long want = SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT |
-                       SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-                       SMFIP_NOUNKNOWN;
+  unsigned long want =
+      SMFIP_NR_DATA | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NOUNKNOWN;
+  if (mode == kNoReply) want |= SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | SMFIP_NR_RCPT;
   *pf0 = f0 & SMFIF_SETSYMLIST;
   *pf1 = f1 & want;
   *pf2 = *pf3 = 0;
@@ -73,7 +80,16 @@ static sfsistat negotiate(SMFICTX* c, unsigned long f0, unsigned long f1, unsign
   if (*pf0 & SMFIF_SETSYMLIST) {
     static const int stages[] = {SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM, SMFIM_ENVRCPT,
                                  SMFIM_DATA,    SMFIM_EOH,  SMFIM_EOM};
-    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) smfi_setsymlist(c, stages[i], "");
+    /* --envelope: the lists milter/main.cc asks for. */
+    static const char* envelope[] = {"j {daemon_name} {daemon_addr} {client_addr} {client_name}",
+                                     "{tls_version}",
+                                     "i {auth_authen} {tls_version}",
+                                     "i {rcpt_mailer}",
+                                     "i",
+                                     "i",
+                                     "i"};
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
+      smfi_setsymlist(c, stages[i], (char*)(mode == kEnvelope ? envelope[i] : ""));
   }
   return SMFIS_CONTINUE;
 }
@@ -95,15 +111,15 @@ int main(int argc, char** argv) {
       .xxfi_close = cont_ctx,
       .xxfi_data = cont_ctx_nr,
   };
-  if (argc == 3 && strcmp(argv[1], "--no-reply") == 0) {
-    no_reply = 1;
+  if (argc == 3 && (strcmp(argv[1], "--no-reply") == 0 || strcmp(argv[1], "--envelope") == 0)) {
+    mode = strcmp(argv[1], "--no-reply") == 0 ? kNoReply : kEnvelope;
     desc.xxfi_flags = SMFIF_SETSYMLIST;
     desc.xxfi_negotiate = negotiate;
     argv++;
     argc--;
   }
   if (argc != 2) {
-    fprintf(stderr, "usage: %s [--no-reply] unix:/path\n", argv[0]);
+    fprintf(stderr, "usage: %s [--no-reply | --envelope] unix:/path\n", argv[0]);
     return 2;
   }
   umask(0); /* the MTA (user postfix) must reach the socket */

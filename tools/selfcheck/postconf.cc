@@ -12,20 +12,14 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/util/text.h"
+
 extern char** environ;
 
 namespace esmtp::selfcheck {
 namespace {
 
 constexpr std::size_t kMaxStderr = 64 * 1024;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
-}
 
 bool is_param_name(std::string_view s) {
   if (s.empty() || s.size() > 256) return false;
