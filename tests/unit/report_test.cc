@@ -147,6 +147,54 @@ TEST(ReportTime, Rfc3339WithOffsetAndFraction) {
   EXPECT_FALSE(ev.timed);
 }
 
+TEST(ReportTime, JournalctlShortIsoOffsetWithoutColon) {
+  // `journalctl -o short-iso` (systemd 252, Debian 12) and the report's own
+  // period line write the offset as +hhmm.
+  LogEvent ev = parse("2026-11-23T14:30:00+0000 mx postfix/smtpd[1]: connect from a[192.0.2.1]");
+  EXPECT_EQ(ev.kind, EventKind::kConnect);
+  EXPECT_EQ(ev.time, utc(2026, 11, 23, 14, 30, 0));
+  ev = parse("2026-11-23T14:30:00-0130 mx postfix/smtpd[1]: connect from a[192.0.2.1]");
+  EXPECT_EQ(ev.time, utc(2026, 11, 23, 16, 0, 0));
+  for (const char* bad : {"2026-11-23T14:30:00+2400 mx postfix/smtpd[1]: connect from a[1.2.3.4]",
+                          "2026-11-23T14:30:00+00 mx postfix/smtpd[1]: connect from a[1.2.3.4]",
+                          "2026-11-23T14:30:00+0 mx postfix/smtpd[1]: connect from a[1.2.3.4]"})
+    EXPECT_FALSE(parse(bad).timed) << bad;
+  std::int64_t t = 0;
+  EXPECT_TRUE(parse_time_arg("2026-11-23T14:30:00+0100", &t));
+  EXPECT_EQ(t, utc(2026, 11, 23, 13, 30, 0));
+}
+
+TEST(ReportLine, Rfc5424LinesAndPriPrefixes) {
+  const std::string reject =
+      "NOQUEUE: reject: RCPT from unknown[192.0.2.1]: 554 5.7.1 <u@x.invalid>: Relay access "
+      "denied; from=<a@b.example> to=<u@x.invalid> proto=ESMTP helo=<h>";
+  for (const std::string& line : std::vector<std::string>{
+           "<22>1 2026-11-23T14:30:00.123456+01:00 mx postfix/smtpd 4242 - - " + reject,
+           "<22>1 2026-11-23T14:30:00.123456+01:00 mx postfix/smtpd 4242 - "
+           "[origin ip=\"192.0.2.9\"][meta x=\"a\\]b\"] " +
+               reject,
+           "<22>1 2026-11-23T14:30:00.123456+01:00 mx postfix/smtpd - - - \xEF\xBB\xBF" + reject,
+           "<22>2026-11-23T14:30:00.123456+01:00 mx postfix/smtpd[4242]: " + reject,
+       }) {
+    LogEvent ev = parse(line);
+    EXPECT_EQ(ev.kind, EventKind::kPostfix) << line;
+    EXPECT_EQ(ev.time, utc(2026, 11, 23, 13, 30, 0)) << line;
+    EXPECT_EQ(ev.program, "postfix/smtpd") << line;
+    EXPECT_EQ(ev.stage, "RCPT") << line;
+  }
+  LogEvent ev = parse("<30>Nov 23 14:30:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]");
+  EXPECT_EQ(ev.kind, EventKind::kConnect);
+  // Malformed: no version, an unclosed structured element, a PRI that is not one.
+  for (const std::string& bad : std::vector<std::string>{
+           "<22>1 2026-11-23T14:30:00Z mx postfix/smtpd 1 - [x a=\"]\" " + reject,
+           std::string("<22>1 2026-11-23T14:30:00Z mx postfix/smtpd 1 -"),
+           "<2x2>1 2026-11-23T14:30:00Z mx postfix/smtpd 1 - - " + reject,
+           "<>1 2026-11-23T14:30:00Z mx postfix/smtpd 1 - - " + reject,
+           "<22>1 - mx postfix/smtpd 1 - - " + reject,
+       })
+    EXPECT_NE(parse(bad).kind, EventKind::kPostfix) << bad;
+}
+
 TEST(ReportTime, SinceUntilArguments) {
   std::int64_t t = 0;
   ASSERT_TRUE(parse_time_arg("2026-11-23", &t));
@@ -554,6 +602,26 @@ TEST(ReportDedup, HoldDiscardAndLogOnly) {
   EXPECT_EQ(j["totals"]["discarded"], 1);
   EXPECT_EQ(j["totals"]["logged_only"], 1);
   EXPECT_EQ(j["monitor_only"][0]["rule"], "body_line_length");
+}
+
+TEST(ReportDedup, RejectWarningIsAWarningNotARejection) {
+  // warn_if_reject: Postfix logs what it would have rejected and accepts.
+  auto j = run({
+      "Nov 23 10:00:00 mx postfix/smtpd[7]: NOQUEUE: reject_warning: RCPT from "
+      "a.example[192.0.2.1]: 450 4.7.25 Client host rejected: cannot find your hostname, "
+      "[192.0.2.1]; from=<a@b.example> to=<c@d.example> proto=ESMTP helo=<h>",
+      "Nov 23 10:00:01 mx postfix/smtpd[7]: NOQUEUE: reject: RCPT from a.example[192.0.2.1]: "
+      "554 5.7.1 <c@d.example>: Relay access denied; from=<a@b.example> to=<c@d.example> "
+      "proto=ESMTP helo=<h>",
+  });
+  EXPECT_EQ(j["rejected"], 1);
+  EXPECT_EQ(j["totals"]["postfix_warnings"], 1);
+  EXPECT_EQ(j["totals"]["logged_only"], 0);
+  EXPECT_EQ(table(j, "by_rule", "rule"),
+            (std::map<std::string, std::uint64_t>{{"postfix: Relay access denied", 1}}));
+  EXPECT_EQ(table(j, "monitor_only", "rule"),
+            (std::map<std::string, std::uint64_t>{
+                {"postfix: Client host rejected: cannot find your hostname, [192.0.2.1]", 1}}));
 }
 
 TEST(ReportDedup, WindowIsBounded) {

@@ -50,8 +50,9 @@ bool valid_hms(int h, int mi, int s) {
   return h < 24 && mi < 60 && s <= 60;
 }
 
-// RFC 3339 at the start of s: "2026-11-23T14:30:00[.frac](Z|+hh:mm)". Sets
-// *len to the characters used.
+// RFC 3339 at the start of s: "2026-11-23T14:30:00[.frac](Z|+hh:mm)", or
+// with "+hhmm" as `journalctl -o short-iso` and the report's own period line
+// write it. Sets *len to the characters used.
 bool parse_rfc3339(std::string_view s, std::int64_t* out, std::size_t* len) {
   int y, mo, d, h, mi, se;
   if (!digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !digits(s, 5, 2, &mo) ||
@@ -70,11 +71,11 @@ bool parse_rfc3339(std::string_view s, std::int64_t* out, std::size_t* len) {
     ++p;
   } else if (p < s.size() && (s[p] == '+' || s[p] == '-')) {
     int oh, om;
-    if (!digits(s, p + 1, 2, &oh) || p + 3 >= s.size() || s[p + 3] != ':' ||
-        !digits(s, p + 4, 2, &om))
+    const bool colon = p + 3 < s.size() && s[p + 3] == ':';
+    if (!digits(s, p + 1, 2, &oh) || !digits(s, p + (colon ? 4 : 3), 2, &om) || oh > 23 || om > 59)
       return false;
     offset = (oh * 60 + om) * 60 * (s[p] == '-' ? -1 : 1);
-    p += 6;
+    p += colon ? 6 : 5;
   } else {
     return false;
   }
@@ -379,6 +380,102 @@ bool parse_time_arg(std::string_view s, std::int64_t* out) {
   return true;
 }
 
+namespace {
+
+// The next space-delimited field of an RFC 5424 header, and the rest after
+// its space; false when there is no space after it.
+bool next_field(std::string_view& s, std::string_view* field) {
+  const std::size_t sp = s.find(' ');
+  if (sp == std::string_view::npos || sp == 0) return false;
+  *field = s.substr(0, sp);
+  s.remove_prefix(sp + 1);
+  return true;
+}
+
+// RFC 5424 STRUCTURED-DATA at the start of s: "-" or "[id k="v"...]..."
+// (']', '"' and '\\' escaped inside values). Removes it and the space after
+// it, if any; false when it is malformed.
+bool skip_structured_data(std::string_view& s) {
+  if (!s.empty() && s[0] == '-') {
+    s.remove_prefix(1);
+  } else {
+    if (s.empty() || s[0] != '[') return false;
+    std::size_t i = 0;
+    while (i < s.size() && s[i] == '[') {
+      bool quoted = false;
+      for (++i; i < s.size(); ++i) {
+        if (quoted && s[i] == '\\') {
+          ++i;
+        } else if (s[i] == '"') {
+          quoted = !quoted;
+        } else if (!quoted && s[i] == ']') {
+          break;
+        }
+      }
+      if (i >= s.size()) return false;
+      ++i;  // past ']'
+    }
+    s.remove_prefix(i);
+  }
+  if (!s.empty()) {
+    if (s[0] != ' ') return false;
+    s.remove_prefix(1);
+  }
+  return true;
+}
+
+// "<PRI>1 TIMESTAMP HOST APP-NAME PROCID MSGID SD [MSG]" (RFC 5424, after
+// the PRI): the time, the program (APP-NAME) and the message.
+bool parse_rfc5424(std::string_view s, std::int64_t* t, std::string_view* program,
+                   std::string_view* text) {
+  std::size_t len = 0;
+  if (!starts_with(s, "1 ")) return false;
+  s.remove_prefix(2);
+  if (!parse_rfc3339(s, t, &len) || len >= s.size() || s[len] != ' ') return false;
+  s.remove_prefix(len + 1);
+  std::string_view host, procid, msgid;
+  if (!next_field(s, &host) || !next_field(s, program) || !next_field(s, &procid) ||
+      !next_field(s, &msgid) || !skip_structured_data(s))
+    return false;
+  if (starts_with(s, "\xEF\xBB\xBF")) s.remove_prefix(3);  // the UTF-8 BOM of an MSG
+  *text = s;
+  return true;
+}
+
+// The time, program and message of a syslog line: traditional ("Nov 23
+// 14:30:00 HOST PROGRAM[PID]: TEXT"), RFC 3339 stamped ("2026-11-23T...
+// HOST PROGRAM[PID]: TEXT"), either with a "<PRI>" in front, or RFC 5424.
+bool parse_syslog(std::string_view line, YearGuesser& years, std::int64_t* t,
+                  std::string_view* program, std::string_view* text) {
+  if (line[0] == '<') {
+    const std::size_t close = line.find('>');
+    if (close == std::string_view::npos || close < 2 || close > 4) return false;
+    for (std::size_t i = 1; i < close; ++i)
+      if (!digit(line[i])) return false;
+    line.remove_prefix(close + 1);
+    if (line.empty()) return false;
+    if (starts_with(line, "1 ")) return parse_rfc5424(line, t, program, text);
+  }
+  std::size_t len = 0;
+  if (digit(line[0])) {
+    if (!parse_rfc3339(line, t, &len)) return false;
+  } else if (!parse_traditional(line, years, t, &len)) {
+    return false;
+  }
+  // " HOST PROGRAM[PID]: TEXT"
+  if (len >= line.size() || line[len] != ' ') return false;
+  std::size_t host_end = line.find(' ', len + 1);
+  if (host_end == std::string_view::npos) return false;
+  std::size_t colon = line.find(": ", host_end + 1);
+  if (colon == std::string_view::npos) return false;
+  *program = line.substr(host_end + 1, colon - host_end - 1);
+  *program = program->substr(0, program->find('['));
+  *text = line.substr(colon + 2);
+  return true;
+}
+
+}  // namespace
+
 bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
   ev.clear();
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -389,22 +486,9 @@ bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
     ev.unreadable = line.find("\"action\":") != std::string_view::npos;
     return false;
   }
-  std::size_t len = 0;
   std::int64_t t = 0;
-  if (digit(line[0])) {
-    if (!parse_rfc3339(line, &t, &len)) return false;
-  } else if (!parse_traditional(line, years, &t, &len)) {
-    return false;
-  }
-  // " HOST PROGRAM[PID]: TEXT"
-  if (len >= line.size() || line[len] != ' ') return false;
-  std::size_t host_end = line.find(' ', len + 1);
-  if (host_end == std::string_view::npos) return false;
-  std::size_t colon = line.find(": ", host_end + 1);
-  if (colon == std::string_view::npos) return false;
-  std::string_view program = line.substr(host_end + 1, colon - host_end - 1);
-  program = program.substr(0, program.find('['));
-  std::string_view text = line.substr(colon + 2);
+  std::string_view program, text;
+  if (!parse_syslog(line, years, &t, &program, &text)) return false;
   ev.time = t;
   ev.timed = true;
 
@@ -450,8 +534,9 @@ bool parse_log_line(std::string_view line, YearGuesser& years, LogEvent& ev) {
     std::size_t k = rest.find(": ");
     if (k == std::string_view::npos || k > 16) return false;
     std::string_view action = rest.substr(0, k);
-    if (action != "reject" && action != "milter-reject" && action != "milter-hold" &&
-        action != "milter-discard" && action != "hold" && action != "discard")
+    if (action != "reject" && action != "reject_warning" && action != "milter-reject" &&
+        action != "milter-hold" && action != "milter-discard" && action != "hold" &&
+        action != "discard")
       return false;
     if (!parse_postfix_reject(qid, action, rest.substr(k + 2), ev)) {
       ev.kind = EventKind::kNone;

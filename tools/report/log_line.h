@@ -59,7 +59,8 @@ struct LogEvent {
   std::int64_t time = 0;    // seconds since the epoch
   std::string queue_id;     // "NOQUEUE" or the queue ID
   std::string stage;        // CONNECT HELO MAIL RCPT DATA END-OF-MESSAGE header body
-  std::string action;       // Postfix: reject milter-reject milter-hold milter-discard;
+  std::string action;       // Postfix: reject reject_warning milter-reject milter-hold
+                            // milter-discard hold discard;
                             // ours: reject tempfail disconnect quarantine discard tag log
   std::string client_name;  // "unknown" when not known
   std::string client_addr;

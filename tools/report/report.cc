@@ -183,6 +183,13 @@ void Report::on_event(const LogEvent& ev) {
       return;
     case EventKind::kPostfix: {
       ++postfix_lines_;
+      if (ev.action == "reject_warning") {
+        // warn_if_reject: what a restriction would have rejected, Postfix's
+        // monitor mode. A warning, like our log-only verdicts.
+        ++warned_;
+        monitor_.add("postfix: " + postfix_reason(ev.reply), 1);
+        return;
+      }
       Outcome o = ev.action == "milter-hold" || ev.action == "hold"         ? Outcome::kHold
                   : ev.action == "milter-discard" || ev.action == "discard" ? Outcome::kDiscard
                                                                             : Outcome::kReject;

@@ -140,6 +140,7 @@ class Report {
   std::uint64_t unreadable_ours_ = 0;
   std::uint64_t connections_ = 0, delivered_ = 0;
   std::uint64_t rejected_ = 0, permanent_ = 0, temporary_ = 0, held_ = 0, discarded_ = 0;
+  std::uint64_t warned_ = 0;  // Postfix reject_warning lines (warn_if_reject)
   std::uint64_t both_ = 0, ours_only_ = 0, postfix_only_ = 0;
   std::uint64_t our_lines_ = 0, postfix_lines_ = 0;
   std::uint64_t logged_ = 0, tagged_ = 0;

@@ -112,6 +112,7 @@ nlohmann::ordered_json Report::json() const {
                  {"held", held_},
                  {"discarded", discarded_},
                  {"logged_only", logged_},
+                 {"postfix_warnings", warned_},
                  {"tagged", tagged_},
                  {"postfix_reject_lines", postfix_lines_},
                  {"esmtp_inspect_lines", our_lines_}};
@@ -166,6 +167,7 @@ std::string Report::text() const {
   line("held (quarantine)", held_);
   line("discarded", discarded_);
   line("esmtp-inspect log/monitor verdicts (not rejected)", logged_);
+  line("Postfix reject_warning (warn_if_reject; not rejected)", warned_);
   line("esmtp-inspect tag verdicts", tagged_);
   if (unrecognized_) line("unrecognized lines", unrecognized_);
   if (unreadable_ours_)
@@ -193,7 +195,8 @@ std::string Report::text() const {
   for (const auto& [h, n] : hv) line(hour_label(h), n);
   table("Top messages", by_message_, opt_.top);
   if (!monitor_.all().empty())
-    table("Log-only verdicts per rule (monitor mode)", monitor_, opt_.top);
+    table("Log-only verdicts per rule (monitor mode; Postfix's reject_warning)", monitor_,
+          opt_.top);
   for (const auto& f : files_)
     if (!f.error.empty()) o += "\nerror: " + printable(f.name) + ": " + f.error + "\n";
   return o;
