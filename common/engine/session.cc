@@ -28,6 +28,30 @@ Session::Session(std::shared_ptr<const Config> config, Logger* logger, FrontEnd 
   last_.reserve(kRuleCount + 2);
 }
 
+Session::~Session() {
+  log_unlogged();
+}
+
+void Session::set_queue_id(std::string_view id) {
+  if (id.empty()) log_unlogged();  // before the ID goes: they had none
+  queue_id_ = id;
+  if (!id.empty()) log_unlogged();
+}
+
+bool Session::holds_line(const Verdict& v) const {
+  return front_end_ == FrontEnd::kMilter && have_from_ && queue_id_.empty() &&
+         (v.action == Action::kLog || v.action == Action::kTag ||
+          v.action == Action::kQuarantine) &&
+         unlogged_.size() < kMaxUnlogged;
+}
+
+void Session::log_unlogged() {
+  if (unlogged_.empty()) return;
+  LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
+  for (const Verdict& v : unlogged_) logger_->verdict(ctx, v);
+  unlogged_.clear();
+}
+
 static_assert(kRuleCount <= 32, "Session::active_ has a bit per rule");
 
 // Which rules the session runs, worked out once per profile: the rules of
@@ -119,7 +143,10 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
            pending_finding(profile_->rules[static_cast<std::size_t>(info.id)], mem));
     }
   }
-  if (logger_) {
+  if (logger_ && holds_line(v)) {
+    unlogged_.push_back(v);
+  } else if (logger_) {
+    log_unlogged();  // the log keeps the order of the decisions
     LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
     logger_->verdict(ctx, v);
   }
@@ -187,6 +214,7 @@ Verdict Session::helo(std::string_view name) {
 }
 
 void Session::start_transaction() {
+  log_unlogged();  // the transaction before ended without a queue ID
   have_from_ = false;
   from_.clear();
   accepted_ = refused_ = 0;

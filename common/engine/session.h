@@ -63,9 +63,14 @@ class Session : private MimeListener {
   // (Decider in rules.h); kOffline runs every rule.
   explicit Session(std::shared_ptr<const Config> config, Logger* logger = nullptr,
                    FrontEnd front_end = FrontEnd::kOffline);
+  ~Session() override;  // logs what is still held (NOQUEUE)
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  // Facts the MTA supplies (milter macros, policy attributes).
-  void set_queue_id(std::string_view id) { queue_id_ = id; }
+  // Facts the MTA supplies (milter macros, policy attributes). A queue ID
+  // releases the held log lines of the transaction (see unlogged_); an empty
+  // one, at the start of a transaction, logs them as NOQUEUE.
+  void set_queue_id(std::string_view id);
   void set_daemon(std::string_view name) { daemon_ = name; }
   void set_authenticated(std::string_view user) { auth_user_ = user; }
   void set_tls(std::string_view version) { tls_ = std::string(version); }
@@ -182,6 +187,20 @@ class Session : private MimeListener {
   std::optional<Verdict> decision_;
   std::vector<std::string> tags_;
   std::string quarantine_reason_;
+
+  // The milter's log lines of verdicts that let the message go on (log, tag,
+  // quarantine, monitor mode), decided in a transaction before the MTA had a
+  // queue ID (Postfix has one from the first accepted recipient): written
+  // with the queue ID once it comes, or as NOQUEUE when the transaction ends
+  // without one, so that grep QUEUEID finds them (esmtp-inspect.yaml(5),
+  // LOGGING). A line that is not held (a refusal, or one decided after the
+  // queue ID came) first writes those held before it, as they are, so that
+  // the log keeps the order of the decisions. At most kMaxUnlogged; past
+  // that a line is written at once.
+  static constexpr std::size_t kMaxUnlogged = 64;
+  std::vector<Verdict> unlogged_;
+  bool holds_line(const Verdict& v) const;
+  void log_unlogged();
 
   Finding finding_;  // filled by the evaluator that fires (decide())
   std::vector<Verdict> last_;

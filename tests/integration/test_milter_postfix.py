@@ -355,10 +355,37 @@ class Monitor(PostfixMilter):
         harness.wait_until(lambda: len(self.delivered_rcpts("a|b@example.org")) == 101,
                            what="all 101 recipients delivered")
         log = self.milter.log()
-        self.assertIn("NOQUEUE: action=log would=reject rule=special_characters", log)
+        # Decided at MAIL, before Postfix had a queue ID: held until it came
+        # (esmtp-inspect.yaml(5), LOGGING), so grep QUEUEID finds every line.
+        self.assertIn(f"{qid}: action=log would=reject rule=special_characters", log)
+        self.assertEqual([x for x in log.splitlines()
+                          if "NOQUEUE" in x and "from=<a|b@example.org>" in x], [])
         self.assertIn(f"{qid}: action=log would=tempfail rule=recipient_count actual=101", log)
         self.assertIn(f"{qid}: action=log would=reject rule=header_line_length actual=1209", log)
         self.assertNotIn("action=reject", log)
+
+
+    def test_mail_stage_line_carries_the_queue_id_or_noqueue(self):
+        # grep QUEUEID: the MAIL-stage line of a queued message has its ID.
+        sender = "q|id@example.org"
+        r = self.send(sender=sender, data=self.message(["To: b@example.net"], sender=sender))
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        qid = harness.queue_id_of(r)
+        line = harness.wait_until(
+            lambda: harness.our_line(self.milter.log(), qid, "special_characters"),
+            what="the held MAIL-stage line")
+        self.assertTrue(line.startswith(
+            f"{qid}: action=log would=reject rule=special_characters actual=0x7c "), line)
+        self.assertIn(" where=mail " + self.ctx(sender) + " ", line)
+        # A transaction that never gets one (its only recipient refused by
+        # Postfix): NOQUEUE once it ends.
+        sender = "no|queue@example.org"
+        r = self.send(sender=sender, to=["nobody@unknown.invalid"])
+        self.assertFalse(r.has("queued as"), r.replies)
+        line = harness.wait_until(
+            lambda: harness.our_line(self.milter.log(), "NOQUEUE", "special_characters"),
+            what="the NOQUEUE line")
+        self.assertIn("from=<no|queue@example.org>", line)
 
 
 FORGED = ["X-ESMTP-Inspect: rule=fcrdns; result=pass",

@@ -13,6 +13,7 @@ namespace esmtp {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 
 sockaddr_in v4(const char* ip) {
   sockaddr_in a{};
@@ -63,6 +64,54 @@ TEST_F(MilterConnectionTest, RejectSetsTheSpecReply) {
   EXPECT_THAT(capture_->lines()[0],
               ::testing::StartsWith("4F2A1B3C7D: action=reject rule=header_line_length "
                                     "actual=1009 limit=998 where=header:Subject"));
+}
+
+// A verdict that lets the message go on, decided at MAIL before Postfix has
+// a queue ID (it opens its queue file at the first accepted recipient), is
+// logged with the queue ID once the MTA sends it (esmtp-inspect.yaml(5),
+// LOGGING), so that grep QUEUEID finds it.
+TEST_F(MilterConnectionTest, MailStageLogLineWaitsForTheQueueId) {
+  start("rules: { sender_address_length: { max: 5, action: log } }\n");
+  EXPECT_EQ(mail("<long-sender@example.org>"), MilterStatus::kContinue);
+  EXPECT_EQ(rcpt("<b@example.net>"), MilterStatus::kContinue);
+  EXPECT_THAT(capture_->lines(), IsEmpty());
+  mta_.macros["i"] = "4F2A1B3C7D";
+  EXPECT_EQ(conn_->data(mta_), MilterStatus::kContinue);
+  ASSERT_EQ(capture_->lines().size(), 1u);
+  EXPECT_THAT(capture_->lines()[0],
+              ::testing::StartsWith("4F2A1B3C7D: action=log rule=sender_address_length "
+                                    "actual=23 limit=5 where=mail"));
+  conn_->abort();
+  // A transaction that never gets one: NOQUEUE when it ends.
+  mta_.macros.erase("i");
+  EXPECT_EQ(mail("<other-sender@example.org>"), MilterStatus::kContinue);
+  EXPECT_EQ(capture_->lines().size(), 1u);
+  conn_->abort();
+  ASSERT_EQ(capture_->lines().size(), 2u);
+  EXPECT_THAT(capture_->lines()[1],
+              ::testing::StartsWith("NOQUEUE: action=log rule=sender_address_length actual=24"));
+  // Monitor mode too; and a refusal before the queue ID writes the held line
+  // first, so the log keeps the order of the decisions.
+  conn_.reset();
+  start(
+      "mode: monitor\n"
+      "rules: { sender_address_length: { max: 5 } }\n");
+  EXPECT_EQ(mail("<long-sender@example.org>"), MilterStatus::kContinue);
+  EXPECT_THAT(capture_->lines(), IsEmpty());
+  conn_.reset();  // the connection closes mid-transaction: nothing is lost
+  ASSERT_EQ(capture_->lines().size(), 1u);
+  EXPECT_THAT(capture_->lines()[0],
+              ::testing::StartsWith(
+                  "NOQUEUE: action=log would=reject rule=sender_address_length actual=23"));
+  start(
+      "rules: { sender_address_length: { max: 5, action: log }, recipient_count: { max: 1 } "
+      "}\n");
+  EXPECT_EQ(mail("<long-sender@example.org>"), MilterStatus::kContinue);
+  EXPECT_EQ(rcpt("<b@example.net>"), MilterStatus::kContinue);
+  EXPECT_EQ(rcpt("<c@example.net>"), MilterStatus::kTempfail);
+  ASSERT_EQ(capture_->lines().size(), 2u);
+  EXPECT_THAT(capture_->lines()[0], ::testing::HasSubstr("rule=sender_address_length"));
+  EXPECT_THAT(capture_->lines()[1], ::testing::HasSubstr("rule=recipient_count"));
 }
 
 TEST_F(MilterConnectionTest, WithoutLeadingSpaceTheBlankIsAssumed) {
