@@ -150,7 +150,7 @@ def prepare():
     if ARGS.alt_milter:
         shutil.copy2(ARGS.alt_milter, _snap / "bin" / "esmtp-inspect-milter-alt")
     if any(s.startswith("null") for s in ARGS.setups):
-        subprocess.run(["cc", "-O2", "-o", str(_snap / "bin" / "null_milter"),
+        subprocess.run(["cc", "-O2", "-I", str(ROOT), "-o", str(_snap / "bin" / "null_milter"),
                         str(HERE / "null_milter.c"), "-lmilter"], check=True)
     os.environ["ESMTP_BUILD_DIR"] = str(_snap)
     sys.path.insert(0, str(ROOT / "tests" / "integration"))

@@ -21,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "milter/symlists.h"
+
 enum Mode { kAnswerAll, kNoReply, kEnvelope };
 static enum Mode mode = kAnswerAll;
 
@@ -78,18 +80,10 @@ static sfsistat negotiate(SMFICTX* c, unsigned long f0, unsigned long f1, unsign
   *pf2 = *pf3 = 0;
   if ((*pf1 & want) != want) return SMFIS_REJECT; /* an MTA without milter protocol 6 */
   if (*pf0 & SMFIF_SETSYMLIST) {
-    static const int stages[] = {SMFIM_CONNECT, SMFIM_HELO, SMFIM_ENVFROM, SMFIM_ENVRCPT,
-                                 SMFIM_DATA,    SMFIM_EOH,  SMFIM_EOM};
-    /* --envelope: the lists milter/main.cc asks for. */
-    static const char* envelope[] = {"j {daemon_name} {daemon_addr} {client_addr} {client_name}",
-                                     "{tls_version}",
-                                     "i {auth_authen} {tls_version}",
-                                     "i {rcpt_mailer}",
-                                     "i",
-                                     "i",
-                                     "i"};
-    for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++)
-      smfi_setsymlist(c, stages[i], (char*)(mode == kEnvelope ? envelope[i] : ""));
+    /* --envelope: the lists esmtp-inspect-milter asks for; else none. */
+    for (size_t i = 0; i < sizeof kEsmtpSymlists / sizeof kEsmtpSymlists[0]; i++)
+      smfi_setsymlist(c, kEsmtpSymlists[i].stage,
+                      (char*)(mode == kEnvelope ? kEsmtpSymlists[i].macros : ""));
   }
   return SMFIS_CONTINUE;
 }

@@ -50,6 +50,7 @@
 #include "common/runtime/listen_socket.h"
 #include "common/util/endpoint.h"
 #include "milter/milter_connection.h"
+#include "milter/symlists.h"
 
 namespace {
 std::atomic<bool> g_main_thread_known{false};
@@ -241,15 +242,8 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     features.no_reply_body = *pf1 & SMFIP_NR_BODY;
     if (*pf0 & SMFIF_SETSYMLIST) {
       // Ask for exactly the macros we use, whatever the MTA sends by default.
-      smfi_setsymlist(
-          ctx, SMFIM_CONNECT,
-          const_cast<char*>("j {daemon_name} {daemon_addr} {client_addr} {client_name}"));
-      smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>("{tls_version}"));
-      smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>("i {auth_authen} {tls_version}"));
-      smfi_setsymlist(ctx, SMFIM_ENVRCPT, const_cast<char*>("i {rcpt_mailer}"));
-      smfi_setsymlist(ctx, SMFIM_DATA, const_cast<char*>("i"));
-      smfi_setsymlist(ctx, SMFIM_EOH, const_cast<char*>("i"));
-      smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>("i"));
+      for (const EsmtpSymlist& l : kEsmtpSymlists)
+        smfi_setsymlist(ctx, l.stage, const_cast<char*>(l.macros));
     }
     if (auto* old = connection(ctx)) {
       if (old->in_transaction()) --g_busy;
