@@ -182,12 +182,20 @@ MilterConnection* connection(SMFICTX* ctx) {
   return static_cast<MilterConnection*>(smfi_getpriv(ctx));
 }
 
+MilterConnection* new_connection(std::shared_ptr<const Config> config,
+                                 std::shared_ptr<Logger> logger, MilterFeatures features) {
+  auto* c =
+      new MilterConnection(std::move(config), std::move(logger), features, current_resolver());
+  if (DaemonMetrics* m = g_runtime->metrics()) c->set_metrics(&m->engine());
+  return c;
+}
+
 // Creates the per-connection object when the MTA did not negotiate (old
 // protocol versions call xxfi_connect first).
 MilterConnection* ensure_connection(SMFICTX* ctx) {
   if (auto* c = connection(ctx)) return c;
   auto [config, logger] = g_runtime->current();
-  auto* c = new MilterConnection(config, logger, MilterFeatures{}, current_resolver());
+  auto* c = new_connection(config, logger, MilterFeatures{});
   smfi_setpriv(ctx, c);
   return c;
 }
@@ -249,7 +257,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
       if (old->in_transaction()) --g_busy;
       delete old;
     }
-    smfi_setpriv(ctx, new MilterConnection(config, logger, features, current_resolver()));
+    smfi_setpriv(ctx, new_connection(config, logger, features));
     return SMFIS_CONTINUE;
   });
 }
@@ -493,6 +501,8 @@ int run(int argc, char** argv) {
   spec.tag = kTag;
   spec.description = "esmtp-inspect-milter: SMTP inspection rules as a Postfix/Sendmail milter";
   spec.run_as = milter_run_as;
+  spec.metrics_label = "milter";
+  spec.metrics_address = [](const Config& c) -> const std::string& { return c.milter.metrics; };
   spec.add_options = [&](CLI::App& app) {
     app.add_option("-s,--socket", socket,
                    "listen socket, overrides milter.socket (unix:/path or inet:PORT@HOST)");

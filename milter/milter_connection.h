@@ -82,6 +82,9 @@ class MilterConnection {
   MilterConnection(std::shared_ptr<const Config> config, std::shared_ptr<Logger> logger,
                    MilterFeatures features, std::shared_ptr<DnsResolver> resolver = nullptr);
 
+  // Counts the session into `metrics` (before connect()).
+  void set_metrics(EngineMetrics* metrics) { session_.set_metrics(metrics); }
+
   MilterStatus connect(MtaContext& mta, const char* hostname, const sockaddr* addr);
   MilterStatus helo(MtaContext& mta, const char* name);
   MilterStatus envfrom(MtaContext& mta, std::span<const char* const> argv);

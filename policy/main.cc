@@ -160,6 +160,8 @@ int run(int argc, char** argv) {
       "esmtp-inspect-policyd: HELO/PTR/FCrDNS checks and envelope rules as a Postfix "
       "policy service";
   spec.run_as = policy_run_as;
+  spec.metrics_label = "policyd";
+  spec.metrics_address = [](const Config& c) -> const std::string& { return c.policy.metrics; };
   spec.add_options = [&](CLI::App& app) {
     app.add_option("-l,--listen", listen,
                    "listener, overrides policy.listen (unix:/path or inet:HOST:PORT)");

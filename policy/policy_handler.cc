@@ -39,6 +39,7 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
     auto [config, logger] = source_();
     logger_ = logger;
     session_ = std::make_unique<Session>(config, logger_.get(), FrontEnd::kPolicy);
+    if (metrics_) session_->set_metrics(&metrics_->engine());
     session_key_ = key;
     instance_.clear();
     tags_prepended_ = 0;
@@ -48,6 +49,7 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
   if (!req.get("sasl_username").empty()) s.set_authenticated(req.get("sasl_username"));
   if (req.has("encryption_protocol")) s.set_tls(req.get("encryption_protocol"));
   const std::string state(req.get("protocol_state"));
+  if (metrics_) metrics_->policy_request(state);
   worst_ = Verdict();
   auto take = [&](const Verdict& v) {
     if (v.action > worst_.action) worst_ = v;
@@ -87,6 +89,7 @@ std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport
   };
   if (identity) take(s.identity(*identity, to_lower(state)));
   if (state == "RCPT") take(s.rcpt(req.get("recipient")));
+  if (state == "END-OF-MESSAGE") s.message_done();  // counted unless decided
 
   switch (worst.action) {
     case Action::kReject:

@@ -31,6 +31,7 @@
 #include "common/engine/identity.h"
 #include "common/engine/session.h"
 #include "common/log/logger.h"
+#include "common/runtime/metrics.h"
 #include "policy/policy_protocol.h"
 
 namespace esmtp {
@@ -40,7 +41,11 @@ class PolicyHandler {
   using ConfigSource =
       std::function<std::pair<std::shared_ptr<const Config>, std::shared_ptr<Logger>>()>;
 
-  explicit PolicyHandler(ConfigSource source) : source_(std::move(source)) {}
+  // `metrics`: where requests, sessions, verdicts and messages are counted,
+  // if anywhere. An accepted message is counted at its END-OF-MESSAGE
+  // request (smtpd_end_of_data_restrictions, as the shipped snippet sets).
+  explicit PolicyHandler(ConfigSource source, DaemonMetrics* metrics = nullptr)
+      : source_(std::move(source)), metrics_(metrics) {}
 
   // Starts or continues the SMTP session the request belongs to. Returns the
   // identity lookup to run before finish(), if one is needed.
@@ -52,6 +57,7 @@ class PolicyHandler {
 
  private:
   ConfigSource source_;
+  DaemonMetrics* metrics_;
   std::shared_ptr<Logger> logger_;  // kept alive for the session
   std::unique_ptr<Session> session_;
   std::string session_key_;

@@ -47,7 +47,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
         dns_timer_(server.io_),
         peer_(std::move(peer)),
         address_(std::move(address)),
-        handler_([&rt = server.runtime_] { return rt.current(); }) {}
+        handler_([&rt = server.runtime_] { return rt.current(); }, server.runtime_.metrics()) {}
 
   void start() {
     guarded([&] { wait_for_request(); });

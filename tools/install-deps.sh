@@ -8,9 +8,9 @@ build_pkgs=(cmake make g++ clang pkg-config libmilter-dev libboost-dev
   libboost-program-options-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev libc-ares-dev libre2-dev nlohmann-json3-dev libcli11-dev
   libssl-dev libpsl-dev publicsuffix libfmt-dev clang-format python3 zlib1g-dev
-  libsystemd-dev)
+  libsystemd-dev prometheus-cpp-dev)
 peer_pkgs=(postfix swaks miltertest unbound dnsutils m4 libwrap0 procps openssl pflogsumm groff-base man-db
-  debhelper dpkg-dev lintian fakeroot systemd)
+  debhelper dpkg-dev lintian fakeroot systemd python3-prometheus-client)
 bench_pkgs=(postfwd policyd-weight mimedefang pflogsumm)
 
 want=("${build_pkgs[@]}")

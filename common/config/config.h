@@ -84,6 +84,7 @@ struct MilterConfig {
   std::string group = "postfix";
   std::chrono::milliseconds timeout{std::chrono::seconds(30)};
   bool identity = true;  // run the identity checks in the milter too
+  std::string metrics;   // Prometheus endpoint HOST:PORT; empty: off
 };
 
 struct PolicyConfig {
@@ -93,6 +94,7 @@ struct PolicyConfig {
   std::string user = "esmtp-inspect";
   std::string group = "postfix";
   std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
+  std::string metrics;  // Prometheus endpoint HOST:PORT; empty: off
 };
 
 struct DnsConfig {

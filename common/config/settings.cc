@@ -40,6 +40,13 @@ std::optional<std::string> milter_socket_error(const std::string& s) {
   return e.local() ? check_socket_path(s, e.path) : Err{};
 }
 
+std::optional<std::string> metrics_error(const std::string& s) {
+  const Endpoint e = parse_endpoint("inet:" + s, EndpointSyntax::kPolicyListen);
+  if (!e.valid() || e.host.empty() || e.port == 0)
+    return "\"" + s + "\": off, or HOST:PORT where the metrics are served (127.0.0.1:9464)";
+  return {};
+}
+
 std::optional<std::string> listen_error(const std::string& s) {
   const Endpoint e = parse_endpoint(s, EndpointSyntax::kPolicyListen);
   if (!e.valid()) return e.error;
@@ -228,6 +235,17 @@ constexpr Setting kSettings[] = {
        return as_bool(n, c.milter.identity);
      },
      [](const Config& c) { return YAML::Node(c.milter.identity); }},
+    {"milter.metrics", SettingType::kString, "off",
+     "Serve Prometheus metrics (GET /metrics) on HOST:PORT, e.g. 127.0.0.1:9464 ([::1]:9464 for "
+     "IPv6); off: none. The port is bound after the daemon dropped root: pick one above 1023. "
+     "No authentication and no TLS: keep it on loopback or behind a firewall.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       std::string v;
+       if (auto e = as_scalar(n, v)) return e;
+       c.milter.metrics = v == "off" ? "" : v;
+       return c.milter.metrics.empty() ? Err{} : metrics_error(v);
+     },
+     [](const Config& c) { return str_node(c.milter.metrics.empty() ? "off" : c.milter.metrics); }},
     {"milter.timeout", SettingType::kDuration, "30s", "libmilter I/O timeout towards the MTA.",
      [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        return as_duration(n, row, c.milter.timeout);
@@ -274,6 +292,17 @@ constexpr Setting kSettings[] = {
      },
      [](const Config& c) { return str_node(duration_text(c.policy.idle_timeout)); }, 1000,
      86400000},
+    {"policy.metrics", SettingType::kString, "off",
+     "Serve Prometheus metrics (GET /metrics) on HOST:PORT, e.g. 127.0.0.1:9465 ([::1]:9465 for "
+     "IPv6); off: none. The port is bound after the daemon dropped root: pick one above 1023. "
+     "No authentication and no TLS: keep it on loopback or behind a firewall.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       std::string v;
+       if (auto e = as_scalar(n, v)) return e;
+       c.policy.metrics = v == "off" ? "" : v;
+       return c.policy.metrics.empty() ? Err{} : metrics_error(v);
+     },
+     [](const Config& c) { return str_node(c.policy.metrics.empty() ? "off" : c.policy.metrics); }},
     {"policy.user", SettingType::kString, "esmtp-inspect", "User to run as after binding.",
      [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        return as_scalar(n, c.policy.user);

@@ -35,6 +35,8 @@ namespace esmtp {
 // absolute and fit a sockaddr_un.
 std::optional<std::string> milter_socket_error(const std::string& spec);
 std::optional<std::string> listen_error(const std::string& spec);
+// milter.metrics / policy.metrics: HOST:PORT ([v6]:PORT); nullopt when valid.
+std::optional<std::string> metrics_error(const std::string& spec);
 
 // The settings table as documentation, one entry per row in table order:
 // esmtp-inspect.yaml(5) is generated from it (tools/man_reference.h).

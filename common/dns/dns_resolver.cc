@@ -104,13 +104,17 @@ struct Lookup {
   std::string name;
   std::vector<DnsResolver::Callback> waiters;
   std::multimap<Clock::time_point, Lookup*>::iterator deadline;
+  Clock::time_point sent;
   bool finished = false;
 };
 
 class Engine {
  public:
-  Engine(std::chrono::milliseconds budget, std::size_t cache_entries, DnsClock cache_clock)
-      : budget_(budget), cache_(cache_entries, std::move(cache_clock)) {}
+  Engine(std::chrono::milliseconds budget, std::size_t cache_entries, DnsClock cache_clock,
+         std::shared_ptr<DnsMetrics> metrics)
+      : budget_(budget),
+        cache_(cache_entries, std::move(cache_clock)),
+        metrics_(std::move(metrics)) {}
   ~Engine() {
     if (channel_) ares_destroy(channel_);
     if (wake_fd_ >= 0) ::close(wake_fd_);
@@ -164,6 +168,12 @@ class Engine {
   std::unordered_map<std::string, Lookup*> inflight_;
   std::multimap<Clock::time_point, Lookup*> deadlines_;
   std::unordered_map<ares_socket_t, short> sockets_;  // poll events c-ares wants
+
+  std::shared_ptr<DnsMetrics> metrics_;  // may be null
+  void count_cache_hits(std::uint64_t n) {
+    cache_hits_.fetch_add(n);
+    if (metrics_) metrics_->cache_hit(n);
+  }
 
   std::atomic<std::uint64_t> queries_{0};
   std::atomic<std::uint64_t> cache_hits_{0};
@@ -244,7 +254,7 @@ bool Engine::answer_from_cache(std::vector<Request>& requests) {
       answers.push_back(std::move(*hit));
     }
   }
-  cache_hits_.fetch_add(requests.size());
+  count_cache_hits(requests.size());
   // Outside the lock: a callback may ask again (forward lookups of PTR names).
   for (std::size_t i = 0; i < requests.size(); ++i) requests[i].done(answers[i]);
   return true;
@@ -312,7 +322,7 @@ void Engine::start(Request r) {
     cache_size_.store(cache_.size());  // an expired entry may have gone
   }
   if (hit) {
-    cache_hits_.fetch_add(1);
+    count_cache_hits(1);
     r.done(*hit);
     return;
   }
@@ -331,6 +341,7 @@ void Engine::start(Request r) {
   l->name = std::move(r.name);
   l->waiters.push_back(std::move(r.done));
   l->deadline = deadlines_.emplace(r.asked + budget_, l);
+  l->sent = Clock::now();
   inflight_.emplace(l->key, l);
   queries_.fetch_add(1);
   // May call on_reply before it returns (a query that cannot be built).
@@ -341,7 +352,19 @@ void Engine::finish(Lookup& l, const DnsAnswer& answer) {
   l.finished = true;
   deadlines_.erase(l.deadline);
   inflight_.erase(l.key);
-  if (answer.status == DnsStatus::kTempError && answer.error == "timeout") timeouts_.fetch_add(1);
+  const bool timeout = answer.status == DnsStatus::kTempError && answer.error == "timeout";
+  if (timeout) timeouts_.fetch_add(1);
+  if (metrics_) {
+    using M = DnsMetrics;
+    const M::Type type = l.type == kDnsTypePtr ? M::Type::kPtr
+                         : l.type == kDnsTypeA ? M::Type::kA
+                                               : M::Type::kAaaa;
+    const M::Result result = timeout                             ? M::Result::kTimeout
+                             : answer.status == DnsStatus::kOk   ? M::Result::kOk
+                             : answer.status == DnsStatus::kNone ? M::Result::kNone
+                                                                 : M::Result::kTempError;
+    metrics_->query(type, result, Clock::now() - l.sent);
+  }
   if (answer.status != DnsStatus::kTempError) {
     std::lock_guard lock(cache_mu_);
     cache_.put(l.key, answer);
@@ -551,7 +574,8 @@ std::unique_ptr<DnsResolver> DnsResolver::create(const DnsOptions& options, std:
     return nullptr;
   }
   const auto budget = options.timeout * options.tries;
-  auto engine = std::make_shared<Engine>(budget, options.cache_entries, options.cache_clock);
+  auto engine =
+      std::make_shared<Engine>(budget, options.cache_entries, options.cache_clock, options.metrics);
   if (!engine->init(options, error)) return nullptr;
   return std::make_unique<AresResolver>(std::move(engine), budget);
 }

@@ -46,6 +46,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/dns/dns_metrics.h"
 #include "common/util/net.h"
 
 namespace esmtp {
@@ -74,8 +75,9 @@ struct DnsOptions {
   std::vector<std::string> servers;  // empty: /etc/resolv.conf
   std::chrono::milliseconds timeout{2000};
   unsigned tries = 2;
-  std::size_t cache_entries = 10000;  // 0: no cache
-  DnsClock cache_clock;               // tests: a fake clock to let TTLs run out
+  std::size_t cache_entries = 10000;    // 0: no cache
+  DnsClock cache_clock;                 // tests: a fake clock to let TTLs run out
+  std::shared_ptr<DnsMetrics> metrics;  // counted into when set (dns_metrics.h)
 };
 
 struct DnsStats {

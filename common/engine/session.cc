@@ -30,6 +30,7 @@ Session::Session(std::shared_ptr<const Config> config, Logger* logger, FrontEnd 
 
 Session::~Session() {
   log_unlogged();
+  if (counted_session_) metrics_->session_closed();
 }
 
 void Session::set_queue_id(std::string_view id) {
@@ -150,6 +151,7 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
     LogContext ctx{queue_id_, client_name_, client_addr_, helo_, from_, have_from_};
     logger_->verdict(ctx, v);
   }
+  const bool decided = decision_.has_value();
   switch (v.action) {
     case Action::kTag:
       (session_level ? session_tags_ : tags_)
@@ -176,6 +178,13 @@ Action Session::record(Verdict v, Scope scope, bool session_level) {
     default:
       break;
   }
+  if (metrics_) {
+    metrics_->verdict(v);
+    if (!decided && decision_ && have_from_ && !counted_message_) {
+      counted_message_ = true;
+      metrics_->message(v.action);
+    }
+  }
   const Action effective = v.action;
   last_.push_back(std::move(v));
   return effective;
@@ -192,6 +201,10 @@ Verdict Session::connect(std::string_view address, std::uint16_t, std::string_vi
   client_addr_ = std::string(address);
   client_name_ = std::string(name);
   client_ip_ = IpAddress::parse(address);
+  if (metrics_ && !counted_session_) {
+    counted_session_ = true;
+    metrics_->session_opened();
+  }
   select(!auth_user_.empty());
   return outcome();
 }
@@ -216,6 +229,7 @@ Verdict Session::helo(std::string_view name) {
 void Session::start_transaction() {
   log_unlogged();  // the transaction before ended without a queue ID
   have_from_ = false;
+  counted_message_ = false;
   from_.clear();
   accepted_ = refused_ = 0;
   header_octets_ = message_octets_ = 0;
@@ -443,7 +457,14 @@ Verdict Session::end_of_message() {
   f.message_octets = message_octets_;
   decide(f, Scope::kTransaction);
   if (blocked()) return *decision_;
+  message_done();
   return outcome();
+}
+
+void Session::message_done() {
+  if (!metrics_ || counted_message_ || blocked()) return;
+  counted_message_ = true;
+  metrics_->message(quarantined() ? Action::kQuarantine : Action::kContinue);
 }
 
 void Session::reset() {

@@ -41,6 +41,7 @@
 #include <vector>
 
 #include "common/config/config.h"
+#include "common/engine/engine_metrics.h"
 #include "common/engine/front_end.h"
 #include "common/engine/identity.h"
 #include "common/log/logger.h"
@@ -74,6 +75,9 @@ class Session : private MimeListener {
   void set_daemon(std::string_view name) { daemon_ = name; }
   void set_authenticated(std::string_view user) { auth_user_ = user; }
   void set_tls(std::string_view version) { tls_ = std::string(version); }
+  // Counts the session, its verdicts and its messages (engine_metrics.h);
+  // set before connect().
+  void set_metrics(EngineMetrics* metrics) { metrics_ = metrics; }
 
   Verdict connect(std::string_view address, std::uint16_t port, std::string_view name);
   Verdict helo(std::string_view name);
@@ -85,6 +89,10 @@ class Session : private MimeListener {
   Verdict end_of_headers();
   Verdict body(std::string_view chunk);
   Verdict end_of_message();
+  // The message got through to its end (the policy service's END-OF-MESSAGE
+  // request): counted as accepted, or quarantined, unless a verdict already
+  // decided it. end_of_message() calls it.
+  void message_done();
   void reset();  // RSET, abort, or the start of a new transaction
   void close();
 
@@ -151,6 +159,9 @@ class Session : private MimeListener {
 
   std::shared_ptr<const Config> config_;
   Logger* logger_;
+  EngineMetrics* metrics_ = nullptr;
+  bool counted_session_ = false;
+  bool counted_message_ = false;  // this transaction's outcome is counted
   FrontEnd front_end_;
   const Profile* profile_ = nullptr;
   std::uint32_t active_ = 0;     // bit per RuleId: enabled in the profile and decided here

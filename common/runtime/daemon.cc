@@ -27,6 +27,12 @@ bool operator==(const LogConfig& a, const LogConfig& b) {
 }
 
 bool Runtime::reload() {
+  const bool ok = reload_file();
+  if (metrics_) metrics_->reload(ok);
+  return ok;
+}
+
+bool Runtime::reload_file() {
   auto [old_config, old_logger] = current();
   std::string trust_error;
   if (!config_file_trusted(path_, ::geteuid(), ::getegid(), &trust_error)) {
@@ -58,15 +64,18 @@ bool Runtime::reload() {
   if (resolver && (d.servers != o.servers || d.timeout != o.timeout || d.tries != o.tries ||
                    d.cache_entries != o.cache_entries)) {
     std::string error;
-    resolver = DnsResolver::create(dns_options(d), &error);
+    resolver = DnsResolver::create(dns_options(d, metrics_ ? metrics_->dns() : nullptr), &error);
     if (!resolver) {
       old_logger->error("reload: dns: {}; still running the previous configuration", error);
       return false;
     }
   }
   if (r.config->milter.socket != old_config->milter.socket ||
-      r.config->policy.listen != old_config->policy.listen)
-    logger->warning("reload: listening sockets changed in {}; restart to apply", path_);
+      r.config->policy.listen != old_config->policy.listen ||
+      r.config->milter.metrics != old_config->milter.metrics ||
+      r.config->policy.metrics != old_config->policy.metrics)
+    logger->warning("reload: listening sockets or metrics address changed in {}; restart to apply",
+                    path_);
   if (r.config->milter.user != old_config->milter.user ||
       r.config->policy.user != old_config->policy.user)
     logger->warning("reload: run-as user changed in {}; restart to apply", path_);
@@ -86,8 +95,9 @@ void Runtime::reopen_log() {
   if (!logger->reopen(&error)) logger->error("{}; still writing to the old file", error);
 }
 
-DnsOptions dns_options(const DnsConfig& d) {
+DnsOptions dns_options(const DnsConfig& d, std::shared_ptr<DnsMetrics> metrics) {
   DnsOptions o;
+  o.metrics = std::move(metrics);
   o.servers = d.servers;
   o.timeout = d.timeout;
   o.tries = d.tries;

@@ -44,6 +44,7 @@
 #include "common/dns/dns_resolver.h"
 #include "common/log/logger.h"
 #include "common/runtime/listen_socket.h"
+#include "common/runtime/metrics.h"
 
 namespace esmtp {
 
@@ -54,9 +55,11 @@ inline constexpr int kExitUsage = 64;   // EX_USAGE: an unknown option, a bad op
 class Runtime {
  public:
   Runtime(std::string config_path, std::string tag, std::shared_ptr<const Config> config,
-          std::shared_ptr<Logger> logger, std::shared_ptr<DnsResolver> resolver = nullptr)
+          std::shared_ptr<Logger> logger, std::shared_ptr<DnsResolver> resolver = nullptr,
+          std::shared_ptr<DaemonMetrics> metrics = nullptr)
       : path_(std::move(config_path)),
         tag_(std::move(tag)),
+        metrics_(std::move(metrics)),
         config_(std::move(config)),
         logger_(std::move(logger)),
         resolver_(std::move(resolver)) {}
@@ -73,21 +76,28 @@ class Runtime {
 
   // Reloads the file; returns true when the new configuration is in use. A
   // changed dns: section gets a new resolver; an unchanged log: section
-  // keeps its logger and reopens its file.
+  // keeps its logger and reopens its file. Counted in the metrics (ok or
+  // error).
   bool reload();
+  // The daemon's counters (metrics.h); null in tests that need none.
+  DaemonMetrics* metrics() const { return metrics_.get(); }
   // Reopens a `file:` log (SIGUSR1, and SIGHUP through reload()).
   void reopen_log();
 
  private:
+  bool reload_file();
+
   std::string path_;
   std::string tag_;
+  std::shared_ptr<DaemonMetrics> metrics_;
   mutable std::mutex mu_;
   std::shared_ptr<const Config> config_;
   std::shared_ptr<Logger> logger_;
   std::shared_ptr<DnsResolver> resolver_;
 };
 
-DnsOptions dns_options(const DnsConfig& d);
+// `metrics`: where the resolver counts its lookups, if anywhere.
+DnsOptions dns_options(const DnsConfig& d, std::shared_ptr<DnsMetrics> metrics = nullptr);
 
 // Who a daemon runs as: its user (empty: stay as started) and the group that
 // owns its unix sockets (empty: the user's primary group).

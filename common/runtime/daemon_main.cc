@@ -83,9 +83,21 @@ int run_daemon(const DaemonSpec& spec, int argc, char** argv) {
     return startup.fail(kExitStartup, error);
   // After detach() and the signal mask: the resolver's thread must exist in
   // this process and must never take the signals.
-  std::shared_ptr<DnsResolver> resolver = DnsResolver::create(dns_options(ctx.config->dns), &error);
+  auto metrics = std::make_shared<DaemonMetrics>(spec.metrics_label);
+  std::shared_ptr<DnsResolver> resolver =
+      DnsResolver::create(dns_options(ctx.config->dns, metrics->dns()), &error);
   if (!resolver) return startup.fail(kExitConfig, "dns: " + error);
-  Runtime runtime(ctx.config_path, spec.tag, ctx.config, ctx.logger, resolver);
+  MetricsServer metrics_server(metrics);
+  // Not for policyd --spawn: one process per Postfix connection cannot
+  // share one port (esmtp-inspect-policyd(8)).
+  const std::string metrics_at =
+      standalone && spec.metrics_address ? spec.metrics_address(*ctx.config) : "";
+  if (!metrics_at.empty()) {
+    if (!metrics_server.start(metrics_at, &error))
+      return startup.fail(kExitStartup, "metrics: " + error);
+    ctx.logger->info("metrics: serving http://{}/metrics", metrics_at);
+  }
+  Runtime runtime(ctx.config_path, spec.tag, ctx.config, ctx.logger, resolver, metrics);
   ctx.runtime = &runtime;
   return spec.serve(ctx);
 }

@@ -15,6 +15,9 @@
 //               exists; the daemon's loop takes them (handle_daemon_signal())
 //   privileges  root dropped for good, then the pidfile written
 //   resolver    its thread starts now (after fork, with the signals blocked)
+//   metrics     the Prometheus endpoint (metrics.h), when the daemon's
+//               metrics setting names one (its threads, like the resolver's,
+//               start now); an address that cannot be bound: kExitStartup
 //   serve       the daemon's loop, with the Runtime (reloads) in ctx
 //
 // Every fatal error after start_daemon() goes through Startup::fail(): on
@@ -63,6 +66,10 @@ struct DaemonSpec {
   const char* tag = "";     // program name: messages, log tag
   std::string description;  // --help's first line
   RunAs (*run_as)(const Config&) = nullptr;
+  // The `daemon` label of its metrics ("milter", "policyd") and where it
+  // serves them: milter.metrics or policy.metrics ("" = off).
+  const char* metrics_label = "";
+  const std::string& (*metrics_address)(const Config&) = nullptr;
   // The daemon's own options; --help lists them after -f.
   std::function<void(CLI::App&)> add_options;
   // Checks their values before the file is read: an error message, written

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -372,6 +373,13 @@ class Daemon:
         except FileNotFoundError:
             return ""
 
+    def scrape(self):
+        """GET /metrics of a daemon started with metrics=True: the text."""
+        # No proxy from the environment: the request stays on loopback.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
     def signal(self, sig):
         self.proc.send_signal(sig)
 
@@ -413,10 +421,12 @@ class Milter(Daemon):
     into smtpd_milters.
     """
 
-    def __init__(self, env, config="", inet=False, name="milter", identity=False):
+    def __init__(self, env, config="", inet=False, name="milter", identity=False, metrics=False):
         # Identity checks need the test DNS server: tests that want them pass
-        # identity=True and set dns.servers in `config`.
+        # identity=True and set dns.servers in `config`. metrics=True serves
+        # GET /metrics on 127.0.0.1:self.metrics_port (milter.metrics).
         self.identity = identity
+        self.metrics_port = free_port() if metrics else None
         self.env = env
         self.config_path = env.path(f"{name}.yaml")
         log_path = env.run_dir() / f"{name}.log"
@@ -437,8 +447,9 @@ class Milter(Daemon):
     def write_config(self, config, log_path=None):
         log_path = log_path or self.log_path
         identity = "true" if self.identity else "false"
+        metrics = f", metrics: 127.0.0.1:{self.metrics_port}" if self.metrics_port else ""
         base = (f'log: {{ to: "file:{log_path}" }}\n'
-                f"milter: {{ user: nobody, group: postfix, identity: {identity} }}\n")
+                f"milter: {{ user: nobody, group: postfix, identity: {identity}{metrics} }}\n")
         self.config_path.write_text(self.env.with_dns(base + config))
 
     def reload(self, config=None):
@@ -452,9 +463,13 @@ class Policyd(Daemon):
     on a unix socket in the test directory (or TCP with inet=True).
     `postfix_spec` goes into check_policy_service."""
 
-    def __init__(self, env, config="", inet=False, name="policyd", policy=""):
+    def __init__(self, env, config="", inet=False, name="policyd", policy="", metrics=False):
         """policy: more settings of the policy group, as YAML flow mapping
-        entries ("max_connections: 30, idle_timeout: 2s")."""
+        entries ("max_connections: 30, idle_timeout: 2s"). metrics=True serves
+        GET /metrics on 127.0.0.1:self.metrics_port (policy.metrics)."""
+        self.metrics_port = free_port() if metrics else None
+        if metrics:
+            policy = ", ".join(x for x in (policy, f"metrics: 127.0.0.1:{self.metrics_port}") if x)
         self.policy = policy
         self.env = env
         self.config_path = env.path(f"{name}.yaml")
