@@ -36,6 +36,7 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
   const std::string key = fmt::format("{}|{}|{}", req.get("client_address"), req.get("client_port"),
                                       req.get("server_port"));
   if (!session_ || key != session_key_) {
+    end();  // the session before ended (its lines wait no longer)
     auto [config, logger] = source_();
     logger_ = logger;
     session_ = std::make_unique<Session>(config, logger_.get(), FrontEnd::kPolicy);
@@ -55,17 +56,26 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
     if (v.action > worst_.action) worst_ = v;
   };
 
-  const std::string_view helo = req.get("helo_name");
-  if (!helo.empty() && helo != s.helo_name()) take(s.helo(helo));
-  // A new message (instance): its transaction starts (with its sender)
-  // before anything else is logged, so no line carries another message's.
+  // A new message (instance): the transaction before ends first (the lines
+  // it still held go out as NOQUEUE), and this one starts (with its sender)
+  // before anything else is logged, so no line carries another message's
+  // queue ID or sender (a new HELO name's neither).
   const bool new_message =
       in_transaction(state) && (req.get("instance") != instance_ || req.get("instance").empty());
   if (new_message) {
     instance_ = std::string(req.get("instance"));
     tags_prepended_ = 0;
     s.reset();
-    s.set_queue_id(req.get("queue_id"));
+  }
+  const std::string_view helo = req.get("helo_name");
+  if (!helo.empty() && helo != s.helo_name()) take(s.helo(helo));
+  // Postfix sends queue_id once its queue file is open: empty at MAIL and at
+  // the first RCPT, set at later RCPTs, DATA and END-OF-MESSAGE. Only a
+  // non-empty one is given to the session: it writes the lines held since
+  // MAIL with it, before this request's own. (An empty one would end the
+  // wait and write them as NOQUEUE.)
+  if (in_transaction(state) && !req.get("queue_id").empty()) s.set_queue_id(req.get("queue_id"));
+  if (new_message) {
     std::string size;
     std::string_view params[1];
     std::size_t n = 0;
@@ -75,9 +85,15 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
     }
     take(s.mail(req.get("sender"), std::span(params, n)));
   }
-  if (in_transaction(state)) s.set_queue_id(req.get("queue_id"));
   const auto at = event_of(state);
   return at ? s.identity_due(*at) : std::nullopt;
+}
+
+void PolicyHandler::end() {
+  if (!session_) return;
+  session_->close();
+  session_.reset();
+  session_key_.clear();
 }
 
 std::string PolicyHandler::finish(const PolicyRequest& req, const IdentityReport* identity) {

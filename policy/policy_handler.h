@@ -13,6 +13,14 @@
 // takes effect without dropping connections, and a session keeps the
 // configuration it started with.
 //
+// Log lines of verdicts that let the message go on (log, tag, quarantine,
+// monitor mode) decided before Postfix has a queue ID (MAIL, the first
+// RCPT) wait in the session until a request brings one: a later RCPT, or
+// the DATA and END-OF-MESSAGE requests of the shipped snippet
+// (conf/postfix/main.cf.policy). Those requests answer DUNNO and decide
+// nothing again. A new instance, a new SMTP session and end() (the policy
+// connection closes) write what still waits as NOQUEUE.
+//
 // Identity checks need DNS: prepare() feeds the request's HELO and MAIL to
 // the session and returns the lookup the session says is due, if any (its
 // timing is the engine's: Session::identity_due()); the server runs it
@@ -52,6 +60,10 @@ class PolicyHandler {
   std::optional<IdentityInput> prepare(const PolicyRequest& req);
   // The reply action (without "action="), e.g. "550 5.7.1 text" or "DUNNO".
   std::string finish(const PolicyRequest& req, const IdentityReport* identity);
+
+  // The policy connection closes: the SMTP session in flight ends here, and
+  // the lines it still holds are written (NOQUEUE).
+  void end();
 
   const Session* session() const { return session_.get(); }
 

@@ -62,6 +62,13 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     } catch (const std::exception&) {
       // Out of memory for the line: the connection is closed all the same.
     }
+    // The SMTP session in flight ends with the connection: the lines it
+    // still holds (no queue ID came) are written now, as NOQUEUE.
+    try {
+      handler_.end();
+    } catch (const std::exception&) {
+      // Out of memory for a line: the connection is closed all the same.
+    }
     error_code ignored;
     deadline_.cancel();
     dns_timer_.cancel();

@@ -48,8 +48,10 @@ def main():
         # checked twice).
         milter = harness.Milter(env, config).start()
         policyd = harness.Policyd(env, config).start()
-        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec], extra={
-            "smtpd_recipient_restrictions": f"check_policy_service {policyd.postfix_spec}"})
+        # As conf/postfix/main.cf.policy: at DATA and END-OF-MESSAGE too, so
+        # that a line about a message let through carries its queue ID.
+        postfix = harness.Postfix(env, sink, milters=[milter.postfix_spec],
+                                  extra=harness.policy_restrictions(policyd.postfix_spec))
         print(f"Postfix {postfix.params['myhostname']} on 127.0.0.1:{postfix.port}; "
               f"esmtp-inspect-policyd on {policyd.listen}; esmtp-inspect-milter on "
               f"{milter.socket};\nDNS: unbound on 127.0.0.1:{resolver.port} (tests/dns zones); "

@@ -40,7 +40,7 @@ void Session::set_queue_id(std::string_view id) {
 }
 
 bool Session::holds_line(const Verdict& v) const {
-  return front_end_ == FrontEnd::kMilter && have_from_ && queue_id_.empty() &&
+  return front_end_ != FrontEnd::kOffline && have_from_ && queue_id_.empty() &&
          (v.action == Action::kLog || v.action == Action::kTag ||
           v.action == Action::kQuarantine) &&
          unlogged_.size() < kMaxUnlogged;

@@ -199,12 +199,15 @@ class Session : private MimeListener {
   std::vector<std::string> tags_;
   std::string quarantine_reason_;
 
-  // The milter's log lines of verdicts that let the message go on (log, tag,
-  // quarantine, monitor mode), decided in a transaction before the MTA had a
-  // queue ID (Postfix has one from the first accepted recipient): written
-  // with the queue ID once it comes, or as NOQUEUE when the transaction ends
-  // without one, so that grep QUEUEID finds them (esmtp-inspect.yaml(5),
-  // LOGGING). A line that is not held (a refusal, or one decided after the
+  // The front ends' (milter, policy service) log lines of verdicts that let
+  // the message go on (log, tag, quarantine, monitor mode), decided in a
+  // transaction before the MTA had a queue ID (Postfix has one from the first
+  // accepted recipient): written with the queue ID once it comes (the milter's
+  // macro; the policy service's DATA, END-OF-MESSAGE or a later RCPT
+  // request), or as NOQUEUE when the transaction ends without one (the next
+  // transaction, reset(), close(), the destructor), so that grep QUEUEID
+  // finds them (esmtp-inspect.yaml(5), LOGGING). The offline CLI has no MTA:
+  // it writes every line at once. A line that is not held (a refusal, or one decided after the
   // queue ID came) first writes those held before it, as they are, so that
   // the log keeps the order of the decisions. At most kMaxUnlogged; past
   // that a line is written at once.

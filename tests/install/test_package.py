@@ -283,7 +283,7 @@ class Package(unittest.TestCase):
            "smtpd_peername_lookup=no", "smtpd_authorized_xclient_hosts=127.0.0.0/8",
            f"maillog_file={MAILLOG}", "alias_maps=", "alias_database=")
         lines = readme_postconf_lines()
-        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(len(lines), 3, lines)
         for line in lines:
             sh("sh", "-c", line)
         check = sh("postfix", "check")

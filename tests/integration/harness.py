@@ -505,6 +505,15 @@ class Policyd(Daemon):
         self.signal(signal.SIGHUP)
 
 
+def policy_restrictions(spec):
+    """check_policy_service as conf/postfix/main.cf.policy sets it: at RCPT,
+    and at DATA and END-OF-MESSAGE, whose requests bring the queue ID that
+    the lines held since MAIL are written with."""
+    check = f"check_policy_service {spec}"
+    return {"smtpd_recipient_restrictions": check, "smtpd_data_restrictions": check,
+            "smtpd_end_of_data_restrictions": check}
+
+
 @dataclass
 class SmtpResult:
     rc: int

@@ -443,8 +443,7 @@ class BothDaemons(unittest.TestCase):
         ).start()
         cls.postfix = harness.Postfix(
             cls.env, cls.sink, milters=[cls.milter.postfix_spec],
-            extra={"smtpd_recipient_restrictions":
-                   f"check_policy_service {cls.policyd.postfix_spec}"})
+            extra=harness.policy_restrictions(cls.policyd.postfix_spec))
 
     @classmethod
     def tearDownClass(cls):
@@ -503,8 +502,7 @@ class BothDaemonsDecideOnce(unittest.TestCase):
             sink = harness.Sink(env)
             postfix = harness.Postfix(
                 env, sink, milters=[milter.postfix_spec],
-                extra={"smtpd_recipient_restrictions":
-                       f"check_policy_service {policyd.postfix_spec}"})
+                extra=harness.policy_restrictions(policyd.postfix_spec))
             path = env.path("once.eml")
             harness.write_message(path, ["From: once@example.org", "To: a@example.net",
                                          "To: b@example.net"])

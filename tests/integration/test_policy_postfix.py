@@ -23,8 +23,10 @@ SELF = "identity:\n  self: { names: [mx.test.example], addresses: [198.51.100.30
 
 
 def restrictions(spec):
+    # As the shipped snippet (conf/postfix/main.cf.policy): at RCPT, DATA and
+    # END-OF-MESSAGE.
     return {
-        "smtpd_recipient_restrictions": f"check_policy_service {spec}",
+        **harness.policy_restrictions(spec),
         "inet_protocols": "all",  # XCLIENT may then present IPv6 clients
     }
 
@@ -33,6 +35,7 @@ class PolicyPostfix(unittest.TestCase):
     config = SELF
     policy = ""  # more policy.* settings, YAML flow entries
     spawn = False
+    postfix_extra = {}  # more main.cf settings
 
     @classmethod
     def setUpClass(cls):
@@ -55,7 +58,8 @@ class PolicyPostfix(unittest.TestCase):
         else:
             cls.policyd = harness.Policyd(cls.env, config, policy=cls.policy).start()
             cls.postfix = harness.Postfix(cls.env, cls.sink,
-                                          extra=restrictions(cls.policyd.postfix_spec))
+                                          extra={**restrictions(cls.policyd.postfix_spec),
+                                                 **cls.postfix_extra})
 
     @classmethod
     def tearDownClass(cls):
@@ -84,6 +88,7 @@ class PolicyPostfix(unittest.TestCase):
     def accepted_with_tags(self, client, helo, tags):
         r = self.send(client, helo)
         self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        self.queue_id = harness.queue_id_of(r)
         msg = self.delivered()[0]
         expected = [", ".join(tags)] if tags else []
         self.assertEqual(msg.header("X-ESMTP-Inspect"), expected)
@@ -103,7 +108,9 @@ class IdentityOutcomes(PolicyPostfix):
             "rule=ptr_present; result=none", "rule=fcrdns; result=none",
             "rule=helo_matches_client; result=fail", "rule=helo_matches_ptr; result=none"])
         line = harness.wait_until(lambda: self.our_lines("fcrdns"))[0]
-        self.assertEqual(line, "NOQUEUE: action=tag rule=fcrdns actual=none limit=pass where=rcpt "
+        # Decided at the first RCPT, logged with the queue ID of the DATA request.
+        self.assertEqual(line, f"{self.queue_id}: action=tag rule=fcrdns actual=none limit=pass "
+                         "where=rcpt "
                          'detail="no PTR" client=unknown[203.0.113.8] helo=mx.example.org '
                          f"from=<{self.sender()}> profile=default")
 
@@ -191,6 +198,43 @@ class EnvelopeRules(PolicyPostfix):
                    x.endswith(": Recipient address rejected: Sender address too long")]
         self.assertEqual(len(refused), 2, r.replies)
         self.assertIn('reply="501 5.1.7 Sender address too long"', self.policyd.log())
+
+
+class HeldLinesCarryTheQueueId(PolicyPostfix):
+    """SPEC 8, issue 12 item 4: a verdict that lets the message through (here
+    action: log on the sender, decided when Postfix first asks, at RCPT, where
+    it has no queue ID yet) is logged with the queue ID the DATA request
+    brings (the shipped snippet), so grep QUEUEID shows it beside Postfix's
+    lines; a transaction that never gets one is logged as NOQUEUE when the
+    policy connection closes (smtpd_policy_service_max_idle, short here)."""
+    config = SELF + 'rules: { sender_address: { patterns: ["*@example.org"], action: log } }\n'
+    postfix_extra = {"smtpd_policy_service_max_idle": "2s"}
+    client = ("203.0.113.5", "mx.example.org")  # passes every identity check
+
+    def test_line_starts_with_the_queue_id_postfix_logged(self):
+        r = self.send(self.client, self.client[1])
+        self.assertTrue(r.has("250 2.0.0 Ok: queued as"), r.replies)
+        qid = harness.queue_id_of(r)
+        line = harness.wait_until(lambda: harness.our_line(self.policyd.log(), qid,
+                                                           "sender_address"),
+                                  what="the policy service's line with the queue ID")
+        self.assertEqual(line, f"{qid}: action=log rule=sender_address actual={self.sender()} "
+                         "limit=*@example.org where=mail client=mx.example.org[203.0.113.5] helo=mx.example.org "
+                         f"from=<{self.sender()}> profile=default")
+        # grep QUEUEID: Postfix's own lines and ours.
+        self.postfix.wait_log(rf"postfix/smtpd\[\d+\]: {qid}: client=mx\.example\.org")
+        self.assertEqual(self.our_lines(), [line])
+
+    def test_quit_after_rcpt_is_noqueue(self):
+        r = self.send(self.client, self.client[1], extra=["--quit-after", "RCPT"])
+        self.assertFalse(r.has("queued as"), r.replies)
+        self.assertTrue(r.last().startswith("221"), r.replies)
+        lines = harness.wait_until(self.our_lines, timeout=20,
+                                   what="the NOQUEUE line when the policy connection closes")
+        self.assertEqual(lines, [f"NOQUEUE: action=log rule=sender_address "
+                                 f"actual={self.sender()} limit=*@example.org where=mail "
+                                 "client=mx.example.org[203.0.113.5] helo=mx.example.org "
+                                 f"from=<{self.sender()}> profile=default"])
 
 
 class StalledClients(PolicyPostfix):

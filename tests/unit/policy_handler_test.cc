@@ -9,6 +9,8 @@ namespace esmtp {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
 
 class PolicyHandlerTest : public ::testing::Test {
  protected:
@@ -201,6 +203,91 @@ TEST_F(PolicyHandlerTest, NewSmtpSessionOnTheSameConnectionStartsFresh) {
   other.add("recipient", "2@example.net");
   EXPECT_EQ(handle(other), "DUNNO");
   EXPECT_EQ(handler_->session()->client_address(), "198.51.100.1");
+}
+
+// SPEC 8: a verdict that lets the message go on, decided at MAIL or at the
+// first RCPT (Postfix has no queue ID yet), is logged with the queue ID of a
+// later request (the DATA request of the shipped snippet), or as NOQUEUE when
+// the transaction ends without one.
+TEST_F(PolicyHandlerTest, MailStageLogLineCarriesTheQueueIdOfTheDataRequest) {
+  start("rules: { sender_address_length: { max: 5, action: log } }");
+  EXPECT_EQ(handle(req("MAIL", {{"queue_id", ""}})), "DUNNO");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "b@example.net"}, {"queue_id", ""}})), "DUNNO");
+  EXPECT_THAT(cap_->lines(), IsEmpty());
+  EXPECT_EQ(handle(req("DATA", {{"queue_id", "4F2A1B3C7D"}})), "DUNNO");
+  ASSERT_EQ(cap_->lines().size(), 1u);
+  EXPECT_THAT(cap_->lines()[0],
+              StartsWith("4F2A1B3C7D: action=log rule=sender_address_length actual=13 limit=5 "
+                         "where=mail"));
+  EXPECT_THAT(cap_->lines()[0], HasSubstr("from=<a@example.org>"));
+  // END-OF-MESSAGE decides and logs nothing again.
+  EXPECT_EQ(handle(req("END-OF-MESSAGE", {{"queue_id", "4F2A1B3C7D"}})), "DUNNO");
+  EXPECT_EQ(cap_->lines().size(), 1u);
+
+  // Without the DATA restriction, a later RCPT brings the queue ID: the held
+  // line goes first, with it, then that RCPT's own.
+  start(
+      "rules: { sender_address_length: { max: 5, action: log }, recipient_count: { max: 1, "
+      "action: log } }");
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "1@example.net"}, {"queue_id", ""}})), "DUNNO");
+  EXPECT_THAT(cap_->lines(), IsEmpty());
+  EXPECT_EQ(handle(req("RCPT", {{"recipient", "2@example.net"}, {"queue_id", "5B3C"}})), "DUNNO");
+  ASSERT_EQ(cap_->lines().size(), 2u);
+  EXPECT_THAT(cap_->lines()[0], StartsWith("5B3C: action=log rule=sender_address_length"));
+  EXPECT_THAT(cap_->lines()[1], StartsWith("5B3C: action=log rule=recipient_count"));
+}
+
+TEST_F(PolicyHandlerTest, MailStageLogLineIsNoqueueWhenNoQueueIdComes) {
+  start(
+      "mode: monitor\n"
+      "rules: { sender_address_length: { max: 5 } }\n");
+  auto in = [&](std::string instance, std::string port = "40000") {
+    PolicyRequest r = req("RCPT", {{"recipient", "b@example.net"}, {"queue_id", ""}});
+    PolicyRequest out;
+    for (auto key : {"protocol_state", "recipient", "queue_id", "client_address", "client_name",
+                     "helo_name", "sender"})
+      out.add(key, std::string(r.get(key)));
+    out.add("client_port", port);
+    out.add("instance", instance);
+    return out;
+  };
+  // Postfix refused the recipient, or the client quit: no DATA request. The
+  // next message (instance) ends the wait.
+  EXPECT_EQ(handle(in("m1")), "DUNNO");
+  EXPECT_THAT(cap_->lines(), IsEmpty());
+  EXPECT_EQ(handle(in("m2")), "DUNNO");
+  ASSERT_EQ(cap_->lines().size(), 1u);
+  EXPECT_THAT(cap_->lines()[0], StartsWith("NOQUEUE: action=log would=reject "
+                                           "rule=sender_address_length actual=13 limit=5"));
+  // So does the next SMTP session on the same policy connection...
+  EXPECT_EQ(handle(in("m3", "40001")), "DUNNO");
+  ASSERT_EQ(cap_->lines().size(), 2u);
+  EXPECT_THAT(cap_->lines()[1], StartsWith("NOQUEUE: action=log would=reject"));
+  // ... and the policy connection's end.
+  handler_->end();
+  ASSERT_EQ(cap_->lines().size(), 3u);
+  EXPECT_THAT(cap_->lines()[2], StartsWith("NOQUEUE: action=log would=reject"));
+  handler_->end();
+  EXPECT_EQ(cap_->lines().size(), 3u);
+  // A handler destroyed mid-transaction loses nothing either.
+  EXPECT_EQ(handle(in("m4")), "DUNNO");
+  handler_.reset();
+  ASSERT_EQ(cap_->lines().size(), 4u);
+  EXPECT_THAT(cap_->lines()[3], StartsWith("NOQUEUE: action=log would=reject"));
+}
+
+// A refusal before the queue ID writes the held line first, so the log keeps
+// the order of the decisions.
+TEST_F(PolicyHandlerTest, RefusalAfterAHeldLineKeepsTheOrder) {
+  start("rules: { sender_address_length: { max: 5, action: log } }");
+  EXPECT_EQ(handle(req("MAIL", {{"queue_id", ""}})), "DUNNO");
+  EXPECT_THAT(cap_->lines(), IsEmpty());
+  const std::string refused =
+      handle(req("RCPT", {{"recipient", "x|y@example.net"}, {"queue_id", ""}}));
+  EXPECT_THAT(refused, StartsWith("5"));
+  ASSERT_EQ(cap_->lines().size(), 2u);
+  EXPECT_THAT(cap_->lines()[0], StartsWith("NOQUEUE: action=log rule=sender_address_length"));
+  EXPECT_THAT(cap_->lines()[1], StartsWith("NOQUEUE: action=reject rule=special_characters"));
 }
 
 TEST_F(PolicyHandlerTest, ConnectStateWithoutHeloNeedsNoLookup) {

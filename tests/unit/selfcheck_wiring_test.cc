@@ -717,6 +717,21 @@ TEST_F(Wiring, PolicyBeforeRejectUnauthDestination) {
             "reject_unauth_destination, check_policy_service unix:esmtp-inspect/policy.sock'");
 }
 
+// conf/postfix/main.cf.policy asks the service at DATA and END-OF-MESSAGE
+// too (the queue ID for the held log lines): after RCPT, so after the relay
+// check, whatever the lists before say; never a misplaced check.
+TEST_F(Wiring, ShippedDataAndEndOfDataChecksAreNotMisplaced) {
+  main_["smtpd_relay_restrictions"] = "";
+  main_["smtpd_data_restrictions"] = "check_policy_service unix:esmtp-inspect/policy.sock";
+  main_["smtpd_end_of_data_restrictions"] = "check_policy_service unix:esmtp-inspect/policy.sock";
+  run();
+  EXPECT_THAT(at_least(Severity::kWarning), IsEmpty()) << dump();
+  // Only there: nothing is checked at RCPT, but nothing is misplaced either.
+  main_["smtpd_recipient_restrictions"] = "permit_mynetworks, reject_unauth_destination";
+  run();
+  EXPECT_THAT(at_least(Severity::kWarning), IsEmpty()) << dump();
+}
+
 TEST_F(Wiring, RelayRestrictionsAreEvaluatedFirstSince36) {
   // defer_unauth_destination in smtpd_relay_restrictions, evaluated first:
   // the policy check may be anywhere in smtpd_recipient_restrictions.
