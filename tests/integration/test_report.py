@@ -424,6 +424,41 @@ class ReportJournal(unittest.TestCase):
         self.assertEqual(table(journal, "by_rule", "rule"), EXPECTED)
         self.assertEqual(journal, plain)
 
+    def test_every_timestamp_form_counts_like_the_journal(self):
+        """The journal's entries written back as plain lines in each timestamp form of SPEC 9
+        (traditional local time, RFC 3339 with Z, +hh:mm and +hhmm as journalctl -o short-iso
+        writes it, with a <PRI>, RFC 5424) give the journal's counts."""
+        import datetime
+        import time
+        journal = self.json_report("--journal-file", self.journal)
+
+        def stamp(usec, form):
+            t = datetime.datetime.fromtimestamp(usec / 1e6, datetime.timezone.utc)
+            if form == "traditional":
+                return time.strftime("%b %e %H:%M:%S", time.localtime(usec // 1000000))
+            if form == "Z":
+                return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            east = t.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+            return east.strftime("%Y-%m-%dT%H:%M:%S") + ("+01:00" if form == "colon" else "+0100")
+
+        for form in ("traditional", "Z", "colon", "short-iso", "pri", "rfc5424"):
+            with self.subTest(form=form):
+                lines = []
+                for f in self.entries:
+                    usec, pid = int(f["__REALTIME_TIMESTAMP"]), f.get("SYSLOG_PID")
+                    ident, host, msg = f["SYSLOG_IDENTIFIER"], f["_HOSTNAME"], f["MESSAGE"]
+                    if form == "rfc5424":
+                        lines.append(f"<22>1 {stamp(usec, 'Z')} {host} {ident} {pid or '-'} - - "
+                                     f"{msg}")
+                        continue
+                    tag = f"{ident}[{pid}]" if pid else ident
+                    prefix = "<22>" if form == "pri" else ""
+                    lines.append(f"{prefix}{stamp(usec, 'Z' if form == 'pri' else form)} {host} "
+                                 f"{tag}: {msg}")
+                log = self.env.path(f"mail-{form}.log")
+                log.write_text("\n".join(lines) + "\n")
+                self.assertEqual(self.json_report(log), journal)
+
     def test_text_output(self):
         rc, out, err = report("--journal-file", self.journal)
         self.assertEqual(rc, 0, err)
