@@ -9,12 +9,14 @@ Postfix's maillog_file plus the daemons' log files, in text, JSON and HTML,
 plain, gzip and stdin, and the real pflogsumm over the same maillog.
 """
 
+import datetime
 import gzip
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -353,8 +355,6 @@ LINE = re.compile(r"^(?P<time>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{
 
 def line_usec(stamp):
     """Seconds since the epoch, in µs, of a syslog stamp (traditional ones are local time)."""
-    import datetime
-    import time
     if stamp[0].isdigit():
         return int(datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1e6)
     whole, _, frac = stamp.partition(".")
@@ -428,8 +428,6 @@ class ReportJournal(unittest.TestCase):
         """The journal's entries written back as plain lines in each timestamp form of SPEC 9
         (traditional local time, RFC 3339 with Z, +hh:mm and +hhmm as journalctl -o short-iso
         writes it, with a <PRI>, RFC 5424) give the journal's counts."""
-        import datetime
-        import time
         journal = self.json_report("--journal-file", self.journal)
 
         def stamp(usec, form):
@@ -470,7 +468,6 @@ class ReportJournal(unittest.TestCase):
     def test_since(self):
         """--since seeks in the journal: the entries before T are not read at all (so not
         counted as outside the period), the counts are those of the plain files."""
-        import datetime
         times = sorted(int(f["__REALTIME_TIMESTAMP"]) for f in self.entries
                        if "reject" in f["MESSAGE"])
         last = datetime.datetime.fromtimestamp(times[-1] // 1000000, datetime.timezone.utc)
