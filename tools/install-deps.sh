@@ -10,7 +10,7 @@ build_pkgs=(cmake make g++ clang pkg-config libmilter-dev libboost-dev
   libssl-dev libpsl-dev publicsuffix libfmt-dev clang-format python3 zlib1g-dev
   libsystemd-dev prometheus-cpp-dev)
 peer_pkgs=(postfix swaks miltertest unbound dnsutils m4 libwrap0 procps openssl pflogsumm groff-base man-db
-  debhelper dpkg-dev lintian fakeroot systemd python3-prometheus-client)
+  debhelper dpkg-dev lintian fakeroot systemd python3-prometheus-client systemd-journal-remote)
 bench_pkgs=(postfwd policyd-weight mimedefang pflogsumm)
 
 want=("${build_pkgs[@]}")

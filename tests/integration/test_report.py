@@ -9,12 +9,14 @@ Postfix's maillog_file plus the daemons' log files, in text, JSON and HTML,
 plain, gzip and stdin, and the real pflogsumm over the same maillog.
 """
 
+import datetime
 import gzip
 import json
 import re
 import shutil
 import subprocess
 import sys
+import time
 import unittest
 from pathlib import Path
 
@@ -345,3 +347,163 @@ class ReportLogInjection(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+LINE = re.compile(r"^(?P<time>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\S+) (?P<host>\S+) "
+                  r"(?P<ident>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)$")
+
+
+def line_usec(stamp):
+    """Seconds since the epoch, in µs, of a syslog stamp (traditional ones are local time)."""
+    if stamp[0].isdigit():
+        return int(datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp() * 1e6)
+    whole, _, frac = stamp.partition(".")
+    t = time.strptime(f"{time.localtime().tm_year} {whole}", "%Y %b %d %H:%M:%S")
+    return int(time.mktime(t)) * 1000000 + int((frac + "000000")[:6])
+
+
+def journal_from_logs(logs, out):
+    """A journal file made by the real systemd-journal-remote from the syslog lines of `logs`
+    (journal export format on its standard input), one entry per line, in time order."""
+    entries = []
+    for log in logs:
+        for line in Path(log).read_text(errors="replace").splitlines():
+            m = LINE.match(line)
+            if not m:
+                continue
+            fields = {"__REALTIME_TIMESTAMP": str(line_usec(m["time"])),
+                      "_BOOT_ID": "0123456789abcdef0123456789abcdef", "_HOSTNAME": m["host"],
+                      "SYSLOG_IDENTIFIER": m["ident"], "MESSAGE": m["msg"]}
+            if m["pid"]:
+                fields["SYSLOG_PID"] = m["pid"]
+            entries.append(fields)
+    entries.sort(key=lambda f: int(f["__REALTIME_TIMESTAMP"]))
+    export = b""
+    for i, fields in enumerate(entries):
+        fields["__MONOTONIC_TIMESTAMP"] = str(1000 + i)
+        export += b"".join(f"{k}={v}\n".encode() for k, v in fields.items()) + b"\n"
+    subprocess.run(["/lib/systemd/systemd-journal-remote", "-o", str(out), "-"], input=export,
+                   check=True, capture_output=True, timeout=60)
+    return entries
+
+
+class ReportJournal(unittest.TestCase):
+    """`report --journal-file` over a journal holding the same lines as Report's logs (made by
+    the real systemd-journal-remote) gives the same counts; errors and exclusions."""
+
+    _start = classmethod(Report._start.__func__)
+    _traffic = classmethod(Report._traffic.__func__)
+    send = classmethod(Report.send.__func__)
+
+    @classmethod
+    def setUpClass(cls):
+        Report.setUpClass.__func__(cls)
+        try:
+            cls.journal = cls.env.path("mail.journal")
+            cls.entries = journal_from_logs(cls.logs, cls.journal)
+        except BaseException:
+            cls.env.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.close()
+
+    def json_report(self, *args):
+        rc, out, err = report("--json", *args)
+        self.assertEqual(rc, 0, err)
+        j = json.loads(out)
+        del j["files"], j["totals"]["lines"], j["totals"]["bytes"]
+        return j
+
+    def test_same_counts_as_the_plain_files(self):
+        self.assertGreater(len(self.entries), 20)
+        plain = self.json_report(*self.logs)
+        journal = self.json_report("--journal-file", self.journal)
+        self.assertEqual(journal["rejected"], 8)
+        self.assertEqual(table(journal, "by_rule", "rule"), EXPECTED)
+        self.assertEqual(journal, plain)
+
+    def test_every_timestamp_form_counts_like_the_journal(self):
+        """The journal's entries written back as plain lines in each timestamp form of SPEC 9
+        (traditional local time, RFC 3339 with Z, +hh:mm and +hhmm as journalctl -o short-iso
+        writes it, with a <PRI>, RFC 5424) give the journal's counts."""
+        journal = self.json_report("--journal-file", self.journal)
+
+        def stamp(usec, form):
+            t = datetime.datetime.fromtimestamp(usec / 1e6, datetime.timezone.utc)
+            if form == "traditional":
+                return time.strftime("%b %e %H:%M:%S", time.localtime(usec // 1000000))
+            if form == "Z":
+                return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            east = t.astimezone(datetime.timezone(datetime.timedelta(hours=1)))
+            return east.strftime("%Y-%m-%dT%H:%M:%S") + ("+01:00" if form == "colon" else "+0100")
+
+        for form in ("traditional", "Z", "colon", "short-iso", "pri", "rfc5424"):
+            with self.subTest(form=form):
+                lines = []
+                for f in self.entries:
+                    usec, pid = int(f["__REALTIME_TIMESTAMP"]), f.get("SYSLOG_PID")
+                    ident, host, msg = f["SYSLOG_IDENTIFIER"], f["_HOSTNAME"], f["MESSAGE"]
+                    if form == "rfc5424":
+                        lines.append(f"<22>1 {stamp(usec, 'Z')} {host} {ident} {pid or '-'} - - "
+                                     f"{msg}")
+                        continue
+                    tag = f"{ident}[{pid}]" if pid else ident
+                    prefix = "<22>" if form == "pri" else ""
+                    lines.append(f"{prefix}{stamp(usec, 'Z' if form == 'pri' else form)} {host} "
+                                 f"{tag}: {msg}")
+                log = self.env.path(f"mail-{form}.log")
+                log.write_text("\n".join(lines) + "\n")
+                self.assertEqual(self.json_report(log), journal)
+
+    def test_text_output(self):
+        rc, out, err = report("--journal-file", self.journal)
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"^esmtp-inspect report: 1 file, \d+ lines")
+        self.assertRegex(out, r"\n +8  rejected")
+        _, plain, _ = report(*self.logs)
+        self.assertEqual(out.split("\n", 1)[1], plain.split("\n", 1)[1])
+
+    def test_since(self):
+        """--since seeks in the journal: the entries before T are not read at all (so not
+        counted as outside the period), the counts are those of the plain files."""
+        times = sorted(int(f["__REALTIME_TIMESTAMP"]) for f in self.entries
+                       if "reject" in f["MESSAGE"])
+        last = datetime.datetime.fromtimestamp(times[-1] // 1000000, datetime.timezone.utc)
+        for since, at_least in (("2000-01-01", 8), ("2999-01-01", 0),
+                                (last.strftime("%Y-%m-%dT%H:%M:%SZ"), 1)):
+            with self.subTest(since=since):
+                journal = self.json_report("--since", since, "--journal-file", self.journal)
+                plain = self.json_report("--since", since, *self.logs)
+                self.assertEqual(journal["totals"].pop("outside_period"), 0)
+                plain["totals"].pop("outside_period")
+                self.assertEqual(journal, plain)
+                self.assertGreaterEqual(journal["rejected"], at_least)
+
+    def test_not_a_journal_file(self):
+        rc, out, err = report("--journal-file", self.journal, self.logs[0])
+        self.assertEqual(rc, 2)
+        self.assertIn(f"{self.logs[0]}: not a journal file", err)
+        missing = self.env.path("no-such.journal")
+        rc, out, err = report("--journal-file", missing)
+        self.assertEqual(rc, 2)
+        self.assertIn(f"{missing}: No such file or directory", err)
+
+    def test_journal_sources_and_logs_exclude_each_other(self):
+        for args in (["--journal", "--journal-file", self.journal],
+                     ["--journal", self.logs[0]],
+                     ["--journal-file", self.journal, "--", self.logs[0]],
+                     []):
+            with self.subTest(args=args):
+                rc, out, err = report(*args)
+                self.assertEqual(rc, 2, out)
+                self.assertTrue(err)
+
+    def test_local_journal(self):
+        rc, out, err = report("--journal")
+        if Path("/run/systemd/journal/socket").exists():
+            self.assertEqual(rc, 0, err)  # a running journald: readable as root
+        else:
+            self.assertEqual(rc, 2)
+            self.assertIn("--journal: no journal files", err)

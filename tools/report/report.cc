@@ -150,6 +150,19 @@ bool Report::add_file(const std::string& path) {
   return fr.error.empty();
 }
 
+bool Report::add_journal(const JournalSource& src, const std::string& name) {
+  FileResult fr;
+  fr.name = name;
+  years_.reset();
+  fr.error = read_journal(
+      src, opt_.has_since, opt_.since, opt_.max_line,
+      [this](std::string_view line) { add_line(line); }, &fr.stats);
+  bytes_ += fr.stats.bytes;
+  long_lines_ += fr.stats.long_lines;
+  files_.push_back(fr);
+  return fr.error.empty();
+}
+
 void Report::add_line(std::string_view line) {
   ++lines_;
   parse_log_line(line, years_, ev_);
@@ -338,16 +351,30 @@ CLI::App* add_report_command(CLI::App& app, ReportCli& cli) {
   auto* r = app.add_subcommand(
       "report",
       "Summarise rejections from mail logs (plain or gzip; - for stdin): Postfix's and "
-      "esmtp-inspect's, each counted once (exit 0, 2 on usage or unreadable input)");
+      "esmtp-inspect's, each counted once (exit 0, 2 on usage or unreadable input); or from "
+      "the systemd journal (--journal, --journal-file)");
   r->add_option("--since", cli.since,
                 "only events at or after T (RFC 3339 or YYYY-MM-DD[ HH:MM[:SS]])");
   r->add_option("--until", cli.until, "only events before T");
   r->add_flag("--json", cli.json, "print JSON");
   r->add_option("--html", cli.html, "also write a self-contained HTML page with a chart to OUT");
   r->add_option("--top", cli.opt.top, "rows per table (default 10)")->check(CLI::Range(1, 100000));
-  r->add_option("LOG", cli.opt.files, "mail log files, - for standard input")->required();
+  auto* journal = r->add_flag("--journal", cli.journal,
+                              "read the local systemd journal (root or group systemd-journal/adm)");
+  auto* journal_files =
+      r->add_option("--journal-file", cli.journal_files, "read these systemd journal files")
+          ->expected(1, -1);
+  auto* logs = r->add_option("LOG", cli.opt.files, "mail log files, - for standard input");
+  journal->excludes(journal_files)->excludes(logs);
+  journal_files->excludes(logs);
   return r;
 }
+
+namespace {
+// Finishes the report and prints it (text or JSON, and the HTML page);
+// 0, or 2 when the page cannot be written.
+int print_report(Report& report, const ReportCli& cli);
+}  // namespace
 
 int run_report(ReportCli& cli) {
   if (!cli.since.empty()) {
@@ -364,6 +391,28 @@ int run_report(ReportCli& cli) {
     }
     cli.opt.has_until = true;
   }
+  if (!cli.journal && cli.journal_files.empty() && cli.opt.files.empty()) {
+    std::cerr << "esmtp-inspect: report: give LOG..., --journal or --journal-file FILE...\n";
+    return kExitUsage;
+  }
+  if (cli.journal || !cli.journal_files.empty()) {
+    JournalSource src;
+    src.local = cli.journal;
+    src.files = cli.journal_files;
+    std::string name = "journal";
+    if (!src.local) {
+      name.clear();
+      for (const auto& f : src.files) name += (name.empty() ? "" : " ") + f;
+    }
+    Report report(cli.opt);
+    const bool ok = report.add_journal(src, name);
+    if (!ok) {
+      std::cerr << "esmtp-inspect: report: " << (src.local ? "--journal: " : "")
+                << report.files().back().error << "\n";
+      return kExitUsage;
+    }
+    return print_report(report, cli);
+  }
   int stdin_uses = 0;
   for (const auto& f : cli.opt.files) stdin_uses += f == "-";
   if (stdin_uses > 1) {
@@ -379,6 +428,13 @@ int run_report(ReportCli& cli) {
                 << report.files().back().error << "\n";
     }
   }
+  const int printed = print_report(report, cli);
+  return ok ? printed : kExitUsage;
+}
+
+namespace {
+
+int print_report(Report& report, const ReportCli& cli) {
   report.finish();
   if (!cli.html.empty()) {
     std::ofstream out(cli.html, std::ios::binary | std::ios::trunc);
@@ -395,7 +451,9 @@ int run_report(ReportCli& cli) {
   } else {
     std::cout << report.text();
   }
-  return ok ? 0 : kExitUsage;
+  return 0;
 }
+
+}  // namespace
 
 }  // namespace esmtp::report

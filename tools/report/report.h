@@ -2,7 +2,9 @@
 // (esmtp-inspect(1), report).
 //
 // Input: mail logs read by log_input (plain or gzip, several files, "-" for
-// stdin), parsed by log_line. Output: text for people, --json for machines
+// stdin), or the systemd journal read by journal_input (--journal,
+// --journal-file), whose entries become the same lines; all parsed by
+// log_line. Output: text for people, --json for machines
 // (top-level "rejected" total), --html OUT for one self-contained page with
 // an inline SVG chart of rejections over time per rule.
 //
@@ -43,6 +45,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tools/report/journal_input.h"
 #include "tools/report/log_input.h"
 #include "tools/report/log_line.h"
 
@@ -96,6 +99,9 @@ class Report {
   // Reads one file; false (with the reason in the FileResult) when it could
   // not be read completely.
   bool add_file(const std::string& path);
+  // Reads the journal (journal_input.h) as one input named `name`; false
+  // (with the reason in the FileResult) when it could not be read.
+  bool add_journal(const JournalSource& src, const std::string& name);
   // One line of a stream (tests and add_file).
   void add_line(std::string_view line);
   // Counts what still waits for a partner. Call once before output.
@@ -156,6 +162,8 @@ struct ReportCli {
   ReportOptions opt;
   std::string since, until, html;
   bool json = false;
+  bool journal = false;                    // --journal
+  std::vector<std::string> journal_files;  // --journal-file
 };
 CLI::App* add_report_command(CLI::App& app, ReportCli& cli);
 int run_report(ReportCli& cli);
