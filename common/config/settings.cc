@@ -60,6 +60,18 @@ using std::chrono::milliseconds;
 // The Setting overload below calls this one.
 using cfg::as_duration;
 
+// milter.metrics, policy.metrics: "off" (kept as "") or HOST:PORT.
+Err as_metrics(const YAML::Node& n, std::string& out) {
+  std::string v;
+  if (auto e = as_scalar(n, v)) return e;
+  out = v == "off" ? "" : v;
+  return out.empty() ? Err{} : metrics_error(v);
+}
+
+YAML::Node metrics_node(const std::string& address) {
+  return str_node(address.empty() ? "off" : address);
+}
+
 // "1.2.3.4", "1.2.3.4:53", "2001:db8::1", "[2001:db8::1]:53".
 Err check_dns_server(const std::string& s) {
   auto hp = split_host_port(s);
@@ -240,12 +252,9 @@ constexpr Setting kSettings[] = {
      "IPv6); off: none. The port is bound after the daemon dropped root: pick one above 1023. "
      "No authentication and no TLS: keep it on loopback or behind a firewall.",
      [](Config& c, const YAML::Node& n, const Setting&) -> Err {
-       std::string v;
-       if (auto e = as_scalar(n, v)) return e;
-       c.milter.metrics = v == "off" ? "" : v;
-       return c.milter.metrics.empty() ? Err{} : metrics_error(v);
+       return as_metrics(n, c.milter.metrics);
      },
-     [](const Config& c) { return str_node(c.milter.metrics.empty() ? "off" : c.milter.metrics); }},
+     [](const Config& c) { return metrics_node(c.milter.metrics); }},
     {"milter.timeout", SettingType::kDuration, "30s", "libmilter I/O timeout towards the MTA.",
      [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
        return as_duration(n, row, c.milter.timeout);
@@ -297,12 +306,9 @@ constexpr Setting kSettings[] = {
      "IPv6); off: none. The port is bound after the daemon dropped root: pick one above 1023. "
      "No authentication and no TLS: keep it on loopback or behind a firewall.",
      [](Config& c, const YAML::Node& n, const Setting&) -> Err {
-       std::string v;
-       if (auto e = as_scalar(n, v)) return e;
-       c.policy.metrics = v == "off" ? "" : v;
-       return c.policy.metrics.empty() ? Err{} : metrics_error(v);
+       return as_metrics(n, c.policy.metrics);
      },
-     [](const Config& c) { return str_node(c.policy.metrics.empty() ? "off" : c.policy.metrics); }},
+     [](const Config& c) { return metrics_node(c.policy.metrics); }},
     {"policy.user", SettingType::kString, "esmtp-inspect", "User to run as after binding.",
      [](Config& c, const YAML::Node& n, const Setting&) -> Err {
        return as_scalar(n, c.policy.user);
