@@ -11,6 +11,7 @@ Run: python3 -m unittest -v tests/integration/test_metrics.py
 """
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -211,6 +212,28 @@ class Metrics(unittest.TestCase):
                     continue
                 for value in labels.values():
                     self.assertNotRegex(value, r"@|\d+\.\d+\.\d+\.\d+|example\.", (name, labels))
+
+    def test_dashboard_queries_only_metrics_the_daemons_expose(self):
+        # conf/grafana/esmtp-inspect.json: valid JSON, a panel per concern,
+        # and every esmtp_inspect_* metric its queries name is a family of a
+        # real scrape of one of the two daemons.
+        path = Path(__file__).resolve().parents[2] / "conf/grafana/esmtp-inspect.json"
+        board = json.loads(path.read_text())
+        exprs = [t["expr"] for p in board["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(board["panels"]), 10)
+        exposed = set(Scrape(self.milter).families()) | set(Scrape(self.policyd).families())
+        queried = set()
+        for e in exprs:
+            for name in re.findall(r"\b(esmtp_inspect_\w+)", e):
+                queried.add(re.sub(r"_(bucket|count|sum)$", "", name))
+        self.assertEqual(queried - exposed, set())
+        # What the issue asks the dashboard to show.
+        for family in ("esmtp_inspect_verdicts_total", "esmtp_inspect_messages_total",
+                       "esmtp_inspect_dns_query_seconds", "esmtp_inspect_sessions_active",
+                       "esmtp_inspect_config_reloads_total"):
+            self.assertIn(family, queried)
+        for p in board["panels"]:
+            self.assertTrue(p["title"] and p["description"], p)
 
     def test_metrics_address_in_use_fails_start(self):
         m = harness.Milter(self.env, "", name="busy", metrics=True)
