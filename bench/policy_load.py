@@ -322,7 +322,7 @@ def make_mix(clients, sessions, seed=1):
 class Ours:
     name = "esmtp-inspect-policyd"
 
-    def __init__(self, env, binary=None, name=None, log_level=None):
+    def __init__(self, env, binary=None, name=None, log_level=None, metrics=False):
         cfg = (f'dns: {{ servers: ["127.0.0.1:53"] }}\n'
                f"identity: {{ self: {{ names: [{SELF_NAME}], addresses: [{SELF_ADDR}] }} }}\n")
         alt = binary or log_level
@@ -330,8 +330,16 @@ class Ours:
         # builds older than policy.max_connections_per_client lack the key.
         exe = Path(binary or harness.BIN / "esmtp-inspect-policyd")
         per_client = b"max_connections_per_client" in exe.read_bytes()
-        self.d = harness.Policyd(env, cfg, inet=True, name=("policyd-alt" if alt else "policyd"),
-                                 policy="max_connections_per_client: 1000" if per_client else "")
+        self.d = harness.Policyd(env, cfg, inet=True,
+                                 name=("policyd-metrics" if metrics else
+                                       "policyd-alt" if alt else "policyd"),
+                                 policy="max_connections_per_client: 1000" if per_client else "",
+                                 metrics=metrics)
+        # --metrics: policy.metrics on, scraped every second during each run.
+        self.metrics = metrics
+        if metrics:
+            self.name = "policyd (metrics)"
+            self.scrapes = 0
         if alt:  # --alt-policyd / --alt-log-level: another build or log level, same rules
             self.d.argv[0] = str(binary or self.d.argv[0])
             self.name = name
@@ -507,8 +515,13 @@ class Runner:
         stop = threading.Event()
 
         def sample():
+            next_scrape = time.monotonic() + 1.0
             while not stop.wait(0.2):
                 peak[0] = max(peak[0], rss_kb(daemon.pids()))
+                if getattr(daemon, "metrics", False) and time.monotonic() >= next_scrape:
+                    next_scrape += 1.0
+                    daemon.d.scrape()  # as Prometheus would, once a second
+                    daemon.scrapes += 1
 
         t = threading.Thread(target=sample, daemon=True)
         t.start()
@@ -668,6 +681,9 @@ def main():
                     help="where policy_load is built (Release)")
     ap.add_argument("--alt-policyd", default="",
                     help="another esmtp-inspect-policyd binary, run alongside (A/B of a change)")
+    ap.add_argument("--metrics", action="store_true",
+                    help="also run esmtp-inspect-policyd with policy.metrics on, scraped every "
+                         "second, and print its req/s against the one without")
     ap.add_argument("--alt-log-level", default="",
                     help="log level of the alt esmtp-inspect-policyd (e.g. warning: no line per "
                          "verdict); with no --alt-policyd, the same binary")
@@ -705,6 +721,8 @@ def main():
         daemons = []
         if "ours" in only:
             daemons.append(Ours(env))
+        if args.metrics:
+            daemons.append(Ours(env, metrics=True))
         if args.alt_policyd or args.alt_log_level:
             daemons.append(Ours(env, Path(args.alt_policyd) if args.alt_policyd else None,
                                 "policyd (alt)", args.alt_log_level or None))
@@ -750,7 +768,18 @@ def main():
                                                   for k, v in r["by_state"].items()))
 
         ours = next((d for d in daemons if d.name == Ours.name), None)
-        alt = next((d for d in daemons if isinstance(d, Ours) and d is not ours), None)
+        with_metrics = next((d for d in daemons if getattr(d, "metrics", False)), None)
+        if ours and with_metrics:
+            # Issue 12: metrics on, scraped every second, cost <= 2 % of req/s.
+            print(f"\nmetrics on/off ({with_metrics.scrapes} scrapes in all):")
+            for c in conn_counts:
+                on, off = results[(with_metrics.name, c)]["rps"], results[(ours.name, c)]["rps"]
+                cost = 1 - on / off if off else None
+                print(f"  conns={c:<4} {on:9.0f} vs {off:9.0f} req/s: cost "
+                      + ("-" if cost is None else f"{100 * cost:.1f} % "
+                         f"[{'PASS' if cost <= 0.02 else 'MISS'}] (goal <= 2 %)"))
+        alt = next((d for d in daemons if isinstance(d, Ours) and d is not ours
+                    and not getattr(d, "metrics", False)), None)
         half, hold, peak = {}, None, 0
         if ours:
             peak_c, peak = max(((c, results[(ours.name, c)]["rps"]) for c in conn_counts),
