@@ -187,6 +187,7 @@ MilterConnection* new_connection(std::shared_ptr<const Config> config,
   auto* c =
       new MilterConnection(std::move(config), std::move(logger), features, current_resolver());
   if (DaemonMetrics* m = g_runtime->metrics()) c->set_metrics(&m->engine());
+  c->set_counters(g_runtime->counters());
   return c;
 }
 

@@ -84,6 +84,11 @@ class MilterConnection {
 
   // Counts the session into `metrics` (before connect()).
   void set_metrics(EngineMetrics* metrics) { session_.set_metrics(metrics); }
+  // The counter store of harvest and client_rate (before connect()); a call
+  // blocks this libmilter thread at most store.timeout, once per outage.
+  void set_counters(std::shared_ptr<Counters> counters) {
+    session_.set_counters(std::move(counters));
+  }
 
   MilterStatus connect(MtaContext& mta, const char* hostname, const sockaddr* addr);
   MilterStatus helo(MtaContext& mta, const char* name);

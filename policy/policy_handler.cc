@@ -32,7 +32,7 @@ std::optional<Event> event_of(std::string_view state) {
 
 }  // namespace
 
-std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
+Session& PolicyHandler::session_for(const PolicyRequest& req) {
   const std::string key = fmt::format("{}|{}|{}", req.get("client_address"), req.get("client_port"),
                                       req.get("server_port"));
   if (!session_ || key != session_key_) {
@@ -49,6 +49,26 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
   Session& s = *session_;
   if (!req.get("sasl_username").empty()) s.set_authenticated(req.get("sasl_username"));
   if (req.has("encryption_protocol")) s.set_tls(req.get("encryption_protocol"));
+  return s;
+}
+
+bool PolicyHandler::new_message(const PolicyRequest& req) const {
+  return in_transaction(req.get("protocol_state")) &&
+         (req.get("instance") != instance_ || req.get("instance").empty());
+}
+
+std::optional<CounterQuery> PolicyHandler::counter_due(const PolicyRequest& req) {
+  Session& s = session_for(req);
+  if (!new_message(req)) return std::nullopt;
+  return s.counter_due(Event::kMail);
+}
+
+void PolicyHandler::supply_count(RuleId rule, std::optional<std::uint64_t> count) {
+  if (session_) session_->supply_count(rule, count);
+}
+
+std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
+  Session& s = session_for(req);
   const std::string state(req.get("protocol_state"));
   if (metrics_) metrics_->policy_request(state);
   worst_ = Verdict();
@@ -60,8 +80,7 @@ std::optional<IdentityInput> PolicyHandler::prepare(const PolicyRequest& req) {
   // it still held go out as NOQUEUE), and this one starts (with its sender)
   // before anything else is logged, so no line carries another message's
   // queue ID or sender (a new HELO name's neither).
-  const bool new_message =
-      in_transaction(state) && (req.get("instance") != instance_ || req.get("instance").empty());
+  const bool new_message = this->new_message(req);
   if (new_message) {
     instance_ = std::string(req.get("instance"));
     tags_prepended_ = 0;

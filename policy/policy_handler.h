@@ -55,6 +55,13 @@ class PolicyHandler {
   explicit PolicyHandler(ConfigSource source, DaemonMetrics* metrics = nullptr)
       : source_(std::move(source)), metrics_(metrics) {}
 
+  // The counter-store call this request needs before prepare(), if any:
+  // client_rate at the session's first MAIL (Session::counter_due()). The
+  // server makes it off its I/O thread and passes the answer to
+  // supply_count(); it may call prepare() directly when this returns none.
+  std::optional<CounterQuery> counter_due(const PolicyRequest& req);
+  void supply_count(RuleId rule, std::optional<std::uint64_t> count);
+
   // Starts or continues the SMTP session the request belongs to. Returns the
   // identity lookup to run before finish(), if one is needed.
   std::optional<IdentityInput> prepare(const PolicyRequest& req);
@@ -68,6 +75,11 @@ class PolicyHandler {
   const Session* session() const { return session_.get(); }
 
  private:
+  // Starts a new SMTP session when the request belongs to another one, and
+  // gives the session the request's facts (authentication, TLS).
+  Session& session_for(const PolicyRequest& req);
+  bool new_message(const PolicyRequest& req) const;
+
   ConfigSource source_;
   DaemonMetrics* metrics_;
   std::shared_ptr<Logger> logger_;  // kept alive for the session

@@ -193,6 +193,31 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
     state_ = State::kResolving;
     disarm_deadline();
     ++server_.stats_.requests;
+    std::optional<CounterQuery> query = handler_.counter_due(*request_);
+    if (!query) return resolve();
+    std::shared_ptr<Counters> counters = server_.runtime_.counters();
+    if (counters->config().type == StoreType::kLocal) {
+      // In memory: a lock and a hash lookup, no reason to leave the thread.
+      handler_.supply_count(query->rule, counters->add(query->name, query->window, query->add));
+      return resolve();
+    }
+    // The store on the store threads (it may wait store.timeout); the answer
+    // comes back here.
+    asio::post(
+        server_.store_threads(), [self = shared_from_this(), counters, q = std::move(*query)] {
+          std::optional<std::uint64_t> n = counters->add(q.name, q.window, q.add);
+          asio::post(self->server_.io_,
+                     [self, rule = q.rule, n] { self->guarded([&] { self->counted(rule, n); }); });
+        });
+  }
+
+  void counted(RuleId rule, std::optional<std::uint64_t> count) {
+    if (closed_) return;
+    handler_.supply_count(rule, count);
+    resolve();
+  }
+
+  void resolve() {
     std::optional<IdentityInput> input = handler_.prepare(*request_);
     if (!input) return respond(handler_.finish(*request_, nullptr));
     // DNS on the resolver's thread; the answer comes back here. The session
@@ -270,6 +295,11 @@ PolicyServer::PolicyServer(asio::io_context& io, Runtime& runtime)
     : io_(io), runtime_(runtime), stop_timer_(io), trim_timer_(io) {}
 
 PolicyServer::~PolicyServer() = default;
+
+boost::asio::thread_pool& PolicyServer::store_threads() {
+  if (!store_threads_) store_threads_ = std::make_unique<boost::asio::thread_pool>(2);
+  return *store_threads_;
+}
 
 void PolicyServer::adopt(std::vector<Listening> listening) {
   for (auto& in : listening) {

@@ -18,8 +18,13 @@
 //
 // serve_stdio() runs one connection on stdin/stdout (Postfix spawn(8)).
 //
+// client_rate needs the counter store at a session's first MAIL: a local
+// store is asked in place; a redis one on two store threads, whose answers
+// are posted back (a store that does not answer costs that request at most
+// store.timeout, once per outage: store/counters.h).
+//
 // Thread-safety: everything runs on the io_context's thread except the
-// resolver's callbacks, which only post.
+// resolver's callbacks and the store threads, which only post.
 #pragma once
 
 #include <atomic>
@@ -82,6 +87,9 @@ class PolicyServer {
   void connection_closed(const std::string& address);
   void trim_soon();
   void self_banner(const std::string& name, const std::string& server_address);
+  // Where calls to a redis counter store run (each may wait store.timeout,
+  // so not on the I/O thread); made on first use, after the daemon forked.
+  boost::asio::thread_pool& store_threads();
 
   boost::asio::io_context& io_;
   Runtime& runtime_;
@@ -95,6 +103,7 @@ class PolicyServer {
   bool stopping_ = false;
   SelfBanner banner_{"identity.self.names"};
   PolicyServerStats stats_;
+  std::unique_ptr<boost::asio::thread_pool> store_threads_;
 };
 
 }  // namespace esmtp

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config/config_loader.h"
+#include "common/config/yaml_values.h"
 #include "common/log/log_fields.h"
 #include "common/log/logger.h"
 #include "common/rules/rules.h"
@@ -153,6 +154,17 @@ std::string rules_roff() {
         param = "max";
         items.add("max", fmt::format("{} ({}..{})", bold(std::to_string(info.default_max)),
                                      info.min, info.max));
+        break;
+      case RuleParam::kWindow:
+        param = "max";
+        items.add("max", fmt::format("{} ({}..{})", bold(std::to_string(info.default_max)),
+                                     info.min, info.max));
+        items.add("window", bold(cfg::duration_text(std::chrono::seconds(r.window_seconds))) +
+                                roff_escape(" (10s..24h): the sliding window"));
+        items.add("per",
+                  bold(to_string(r.per)) +
+                      roff_escape(" (address; /N: an IPv4 prefix up to /32, IPv6 clients then "
+                                  "by /64, or an IPv6 prefix over /32; \"/24 /56\": both)"));
         break;
       case RuleParam::kPatterns:
         param = "patterns";

@@ -106,6 +106,26 @@ struct DnsConfig {
   Reply temperror_reply;
 };
 
+// The counter store of the windowed rules (harvest, client_rate):
+// esmtp-inspect.yaml(5), STORE.
+enum class StoreType : std::uint8_t { kLocal, kRedis };
+enum class StoreOnError : std::uint8_t { kLocal, kSkip };
+
+struct StoreConfig {
+  StoreType type = StoreType::kLocal;
+  std::vector<std::string> servers{"127.0.0.1:6379"};  // redis: HOST:PORT, [v6]:PORT, unix:/path
+  std::chrono::milliseconds timeout{50};
+  StoreOnError on_error = StoreOnError::kLocal;
+  std::chrono::milliseconds retry{std::chrono::seconds(5)};  // after a failure
+  std::string username;       // Redis 6 ACL user; empty: the default user
+  std::string password_file;  // empty: no AUTH
+  std::string password;       // read from password_file at load; never printed
+  std::uint32_t database = 0;
+  std::string prefix = "esmtp-inspect:";
+  std::uint32_t max_keys = 100000;  // local counters kept (the local store, and the fallback)
+  friend bool operator==(const StoreConfig&, const StoreConfig&) = default;
+};
+
 struct SelfIdentity {
   std::vector<std::string> names;
   std::vector<IpAddress> addresses;
@@ -130,6 +150,7 @@ struct Config {
   MilterConfig milter;
   PolicyConfig policy;
   DnsConfig dns;
+  StoreConfig store;
   SelfIdentity self;
   Profile defaults;               // the top level: rules, checks
   std::vector<Profile> profiles;  // first match wins; else `defaults`

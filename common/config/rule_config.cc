@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 
@@ -86,7 +87,8 @@ void RuleReader::rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n,
           std::string s;
           e = as_enum(value, {"enforce", "monitor"}, s);
           if (!e) r.mode = parse_mode(s);
-        } else if (key == "max" && info.param == RuleParam::kMax) {
+        } else if (key == "max" &&
+                   (info.param == RuleParam::kMax || info.param == RuleParam::kWindow)) {
           e = as_uint(value, info.min, info.max, r.max);
           param_given = true;
         } else if (key == "patterns" && info.param == RuleParam::kPatterns) {
@@ -103,6 +105,22 @@ void RuleReader::rule(RuleConfig& r, const RuleInfo& info, const YAML::Node& n,
           e = as_string_list(value, r.deny);
           for (auto& s : r.deny)
             for (auto& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          param_given = true;
+        } else if (key == "window" && info.param == RuleParam::kWindow) {
+          std::chrono::milliseconds w{};
+          e = as_duration(value, std::chrono::seconds(10), std::chrono::hours(24), w);
+          if (!e && w.count() % 1000 != 0) e = "window is counted in whole seconds";
+          if (!e) r.window_seconds = static_cast<std::uint32_t>(w.count() / 1000);
+          param_given = true;
+        } else if (key == "per" && info.param == RuleParam::kWindow) {
+          std::string text;
+          e = as_scalar(value, text);
+          auto scope = parse_counter_scope(text);
+          if (!e && !scope)
+            e = "\"" + text +
+                "\" is not a scope (address, /N for IPv4 up to /32 or IPv6 over /32, or both: "
+                "\"/24 /56\")";
+          if (!e) r.per = *scope;
           param_given = true;
         } else if (info.param == RuleParam::kMimeLimits && mime_limit(r.mime, key, value, e)) {
           param_given = true;
@@ -185,6 +203,8 @@ std::string RuleReader::rule_keys(const RuleInfo& info) {
   switch (info.param) {
     case RuleParam::kMax:
       return keys + ", max";
+    case RuleParam::kWindow:
+      return keys + ", max, window, per";
     case RuleParam::kPatterns:
       return keys + ", patterns";
     case RuleParam::kCharacters:
@@ -227,6 +247,7 @@ void set_rule_defaults(Config& c) {
     RuleConfig& r = c.defaults.rules[static_cast<std::size_t>(info.id)];
     r.action = info.on_by_default ? info.default_action : Action::kOff;
     r.max = info.default_max;
+    r.window_seconds = default_window_seconds(info.id);
     r.characters = info.default_characters;
     r.reply = adapt_reply(RuleReader::default_reply(info), info.default_action);
   }
@@ -245,6 +266,11 @@ YAML::Node rule_node(const RuleConfig& r, const RuleInfo& info) {
   switch (info.param) {
     case RuleParam::kMax:
       n["max"] = r.max;
+      break;
+    case RuleParam::kWindow:
+      n["max"] = r.max;
+      n["window"] = duration_text(std::chrono::seconds(r.window_seconds));
+      n["per"] = to_string(r.per);
       break;
     case RuleParam::kPatterns:
       n["patterns"] = list_node(r.patterns.sources());

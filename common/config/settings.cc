@@ -6,7 +6,10 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include "common/config/config_loader.h"
 #include "common/config/yaml_values.h"
@@ -82,6 +85,31 @@ Err check_dns_server(const std::string& s) {
   }
   if (!IpAddress::parse(hp->host)) return "\"" + s + "\" is not an IP address";
   if (!hp->port.empty() && !parse_port(hp->port)) return "\"" + s + "\" has a bad port";
+  return {};
+}
+
+// store.servers: "ADDRESS:PORT", "[IPv6]:PORT", "unix:/path".
+Err store_server_error(const std::string& s) {
+  if (s.starts_with("unix:")) {
+    if (s.size() < 6 || s[5] != '/') return "\"" + s + "\": unix: needs an absolute path";
+    if (s.size() - 5 >= 108) return "\"" + s + "\": the path is too long for a unix socket";
+    return {};
+  }
+  auto hp = split_host_port(s);
+  if (!hp || hp->port.empty())
+    return "\"" + s + "\" is not ADDRESS:PORT, [IPv6]:PORT or unix:/path";
+  if (!IpAddress::parse(hp->host)) return "\"" + s + "\" is not an IP address (no DNS here)";
+  if (!parse_port(hp->port)) return "\"" + s + "\" has a bad port";
+  return {};
+}
+
+// store.password_file: its first line, without the line end.
+Err read_password(const std::string& path, std::string& out) {
+  std::ifstream in(path);
+  if (!in) return fmt::format("cannot read {}: {}", path, std::strerror(errno));
+  std::getline(in, out);
+  if (!out.empty() && out.back() == '\r') out.pop_back();
+  if (out.empty()) return fmt::format("{}: the first line (the password) is empty", path);
   return {};
 }
 
@@ -367,6 +395,116 @@ constexpr Setting kSettings[] = {
        return {};
      },
      [](const Config& c) { return str_node(c.dns.temperror_reply.str()); }},
+
+    {"store", SettingType::kGroup, "",
+     "Where the windowed rules (harvest, client_rate) keep their counters: in the daemon "
+     "(local), or in Redis or Valkey (redis), shared by every daemon and MTA that points at it. "
+     "A store that does not answer within store.timeout never stops or delays mail beyond it: "
+     "it is left alone for store.retry (no session waits for it meanwhile), logged once per "
+     "outage, and counted in esmtp_inspect_store_errors_total; store.on_error says what the "
+     "rules do meanwhile."},
+    {"store.type", SettingType::kChoice, "local",
+     "local: counters in the daemon's memory (each daemon counts its own sessions). redis: "
+     "counters in Redis or Valkey, keys with an expiry.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       std::string v;
+       if (auto e = as_choice(n, row, v)) return e;
+       c.store.type = v == "redis" ? StoreType::kRedis : StoreType::kLocal;
+       return {};
+     },
+     [](const Config& c) {
+       return str_node(c.store.type == StoreType::kRedis ? "redis" : "local");
+     },
+     0, 0, "local|redis"},
+    {"store.servers", SettingType::kList, "[127.0.0.1:6379]",
+     "Redis or Valkey servers as ADDRESS:PORT, [IPv6]:PORT or unix:/path (addresses, not "
+     "names: no DNS on the mail path), tried in order; the first that answers is used.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       if (auto e = as_string_list(n, c.store.servers)) return e;
+       if (c.store.servers.empty()) return std::string("needs at least one server");
+       for (const auto& s : c.store.servers)
+         if (auto e = store_server_error(s)) return e;
+       return {};
+     },
+     [](const Config& c) { return list_node(c.store.servers); }},
+    {"store.timeout", SettingType::kDuration, "50ms",
+     "The longest a session waits for the store (connect, or one round trip).",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_duration(n, row, c.store.timeout);
+     },
+     [](const Config& c) { return str_node(duration_text(c.store.timeout)); }, 1, 10000},
+    {"store.retry", SettingType::kDuration, "5s",
+     "After the store failed, how long it is left alone before one session tries it again.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_duration(n, row, c.store.retry);
+     },
+     [](const Config& c) { return str_node(duration_text(c.store.retry)); }, 100, 3600000},
+    {"store.on_error", SettingType::kChoice, "local",
+     "While the redis store fails: local counts in the daemon until it is back (counts made "
+     "meanwhile stay local); skip leaves the windowed rules out.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       std::string v;
+       if (auto e = as_choice(n, row, v)) return e;
+       c.store.on_error = v == "skip" ? StoreOnError::kSkip : StoreOnError::kLocal;
+       return {};
+     },
+     [](const Config& c) {
+       return str_node(c.store.on_error == StoreOnError::kSkip ? "skip" : "local");
+     },
+     0, 0, "local|skip"},
+    {"store.username", SettingType::kString, "\"\"",
+     "Redis 6 ACL user for AUTH; empty: the default user.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       return as_scalar(n, c.store.username);
+     },
+     [](const Config& c) { return str_node(c.store.username); }},
+    {"store.password_file", SettingType::kString, "\"\"",
+     "File whose first line is the password for AUTH (empty: no AUTH). Read when the "
+     "configuration is loaded or reloaded, so it must be readable by the daemons' user (mode "
+     "0640, group esmtp-inspect).",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       if (auto e = as_scalar(n, c.store.password_file)) return e;
+       c.store.password.clear();
+       if (c.store.password_file.empty()) return {};
+       return read_password(c.store.password_file, c.store.password);
+     },
+     [](const Config& c) { return str_node(c.store.password_file); }},
+    {"store.database", SettingType::kUint, "0", "Database number (SELECT).",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.store.database);
+     },
+     [](const Config& c) { return YAML::Node(c.store.database); }, 0, 65535},
+    {"store.prefix", SettingType::kString, "\"esmtp-inspect:\"",
+     "Prefix of every key; sites sharing one server between unrelated MTA groups give each "
+     "its own.",
+     [](Config& c, const YAML::Node& n, const Setting&) -> Err {
+       if (auto e = as_scalar(n, c.store.prefix)) return e;
+       for (char ch : c.store.prefix)
+         if (static_cast<unsigned char>(ch) <= ' ' || ch == 0x7f)
+           return std::string("a key prefix cannot hold blanks or control characters");
+       return {};
+     },
+     [](const Config& c) { return str_node(c.store.prefix); }},
+    {"store.max_keys", SettingType::kUint, "100000",
+     "Most counters kept in the daemon (type local, and on_error: local during an outage); "
+     "past it the least recently used go. About 100 octets each.",
+     [](Config& c, const YAML::Node& n, const Setting& row) -> Err {
+       return as_u32(n, row.lo, row.hi, c.store.max_keys);
+     },
+     [](const Config& c) { return YAML::Node(c.store.max_keys); }, 100, 10000000},
+    {"store.tls", SettingType::kBool, "false",
+     "TLS to the store. Not available: Debian 12's libhiredis (0.14) has no TLS. Keep the "
+     "store on loopback or a private network, or put stunnel or spiped in front of it.",
+     [](Config&, const YAML::Node& n, const Setting&) -> Err {
+       bool on = false;
+       if (auto e = as_bool(n, on)) return e;
+       if (on)
+         return std::string(
+             "TLS to the store needs hiredis 1.0 (hiredis_ssl); this build "
+             "has Debian 12's 0.14, which has none");
+       return {};
+     },
+     [](const Config&) { return YAML::Node(false); }},
 
     {"identity", SettingType::kGroup, "",
      "Identity checks: HELO, PTR, forward-confirmed reverse DNS and banner/HELO/PTR "

@@ -90,7 +90,7 @@ Verdict Session::outcome() const {
 Action Session::decide(const Facts& facts, Scope scope, std::string_view rcpt) {
   Action worst = Action::kContinue;
   // A HELO is decided whatever happened to an earlier transaction.
-  const bool in_transaction = facts.event != Event::kHelo;
+  const bool in_transaction = facts.event >= Event::kMail;
   auto closed = [&] { return disconnected_ || (in_transaction && decision_); };
   std::uint32_t left = ranked_ & kOrder.of_event[static_cast<std::size_t>(facts.event)];
   if (left == 0 || closed()) return worst;
@@ -201,12 +201,67 @@ Verdict Session::connect(std::string_view address, std::uint16_t, std::string_vi
   client_addr_ = std::string(address);
   client_name_ = std::string(name);
   client_ip_ = IpAddress::parse(address);
+  rate_counted_ = false;  // XCLIENT: another client, counted at its first MAIL
   if (metrics_ && !counted_session_) {
     counted_session_ = true;
     metrics_->session_opened();
   }
   select(!auth_user_.empty());
+  if (disconnected_) return *decision_;
+  if (active(RuleId::kHarvest)) {
+    // A client over the harvest limit is refused for the rest of the window.
+    Facts f;
+    f.event = Event::kConnect;
+    count(RuleId::kHarvest, 0, f);
+    decide(f, Scope::kSession);
+  }
   return outcome();
+}
+
+std::string Session::counter_name(RuleId id) const {
+  if (!client_ip_) return {};
+  const CounterScope& per = profile_->rules[static_cast<std::size_t>(id)].per;
+  IpAddress ip = *client_ip_;
+  const unsigned bits = ip.v6 ? 128 : 32;
+  const unsigned prefix = ip.v6 ? per.v6 : per.v4;
+  std::string net;
+  if (prefix >= bits) {
+    net = ip.str();
+  } else {
+    for (unsigned i = prefix; i < bits; ++i)
+      ip.bytes[i / 8] = static_cast<std::uint8_t>(ip.bytes[i / 8] & ~(0x80u >> (i % 8)));
+    net = fmt::format("{}/{}", ip.str(), prefix);
+  }
+  return fmt::format("{}:{}", rule_info(id).name, net);
+}
+
+void Session::count(RuleId id, std::uint32_t add, Facts& f) {
+  Supplied& given = supplied_[static_cast<std::size_t>(id)];
+  std::string name = counter_name(id);
+  if (given.given) {
+    f.window_count = given.count;
+    given = Supplied{};
+  } else if (counters_ && !name.empty()) {
+    const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
+    f.window_count = counters_->add(name, std::chrono::seconds(rc.window_seconds), add);
+  }
+  counter_ = name.empty() ? name : name.substr(name.find(':') + 1);
+  f.counter = counter_;
+}
+
+std::optional<CounterQuery> Session::counter_due(Event at) {
+  if (at != Event::kMail || rate_counted_ || disconnected_) return std::nullopt;
+  select(!auth_user_.empty());
+  if (!active(RuleId::kClientRate)) return std::nullopt;
+  std::string name = counter_name(RuleId::kClientRate);
+  if (name.empty()) return std::nullopt;
+  const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(RuleId::kClientRate)];
+  return CounterQuery{RuleId::kClientRate, std::move(name), std::chrono::seconds(rc.window_seconds),
+                      1};
+}
+
+void Session::supply_count(RuleId rule, std::optional<std::uint64_t> count) {
+  supplied_[static_cast<std::size_t>(rule)] = Supplied{true, count};
 }
 
 Verdict Session::helo(std::string_view name) {
@@ -266,6 +321,10 @@ Verdict Session::mail(std::string_view address, std::span<const std::string_view
   f.address = addr;
   f.params = params;
   f.tls = tls_ && !tls_->empty();
+  if (!rate_counted_ && active(RuleId::kClientRate)) {
+    rate_counted_ = true;
+    count(RuleId::kClientRate, 1, f);
+  }
   decide(f, Scope::kTransaction);
   return outcome();
 }
@@ -284,6 +343,7 @@ Verdict Session::rcpt(std::string_view address, std::span<const std::string_view
     ++refused_;
     f.event = Event::kRcptRejected;
     f.invalid = invalid_;
+    if (active(RuleId::kHarvest)) count(RuleId::kHarvest, 1, f);
     decide(f, Scope::kSession, rcpt);
     return outcome();
   }

@@ -47,12 +47,22 @@
 #include "common/log/logger.h"
 #include "common/mime/mime_scanner.h"
 #include "common/rules/verdict.h"
+#include "common/store/counters.h"
 
 namespace esmtp {
 
 // Header measurements a caller that has the raw header already made (the
 // offline reader). Without them the session rebuilds the lines from name and
 // value.
+// One count a windowed rule needs from the counter store: add `add` to
+// counter `name` over `window` (Counters::add()).
+struct CounterQuery {
+  RuleId rule = RuleId::kHarvest;
+  std::string name;  // "client_rate:192.0.2.0/24"
+  std::chrono::seconds window{0};
+  std::uint32_t add = 0;
+};
+
 struct HeaderMetrics {
   std::uint64_t longest_line = 0;  // CRLF excluded
   std::uint64_t octets = 0;        // CRLFs included
@@ -78,6 +88,11 @@ class Session : private MimeListener {
   // Counts the session, its verdicts and its messages (engine_metrics.h);
   // set before connect().
   void set_metrics(EngineMetrics* metrics) { metrics_ = metrics; }
+  // The counter store of the windowed rules (harvest, client_rate): the
+  // session counts in it synchronously, waiting at most store.timeout once
+  // per outage (counters.h). Without one those rules decide nothing, unless
+  // the front end supplies the counts itself (counter_due()).
+  void set_counters(std::shared_ptr<Counters> counters) { counters_ = std::move(counters); }
 
   Verdict connect(std::string_view address, std::uint16_t port, std::string_view name);
   Verdict helo(std::string_view name);
@@ -95,6 +110,15 @@ class Session : private MimeListener {
   void message_done();
   void reset();  // RSET, abort, or the start of a new transaction
   void close();
+
+  // For a front end that asks the store asynchronously (the policy service):
+  // the count the session will need at its next event `at`, if any. The
+  // front end gets it (Counters::add()) and hands the answer to
+  // supply_count() before feeding the event; the session then uses it
+  // instead of asking the store. client_rate at the session's first MAIL is
+  // the only one: harvest counts what only the milter sees.
+  std::optional<CounterQuery> counter_due(Event at);
+  void supply_count(RuleId rule, std::optional<std::uint64_t> count);
 
   // Every verdict of the last event, in the order the rules fired.
   std::span<const Verdict> last() const { return last_; }
@@ -149,6 +173,11 @@ class Session : private MimeListener {
   void select(bool authenticated);
   void start_transaction();
   RuleMemory& memory(RuleId id) { return memory_[static_cast<std::size_t>(id)]; }
+  // The counter of a windowed rule for this client ("harvest:192.0.2.0/24"),
+  // empty when the client has no IP address.
+  std::string counter_name(RuleId id) const;
+  // Counts for a windowed rule into `f` (window_count, counter).
+  void count(RuleId id, std::uint32_t add, Facts& f);
 
   // MimeListener: the scanner's findings are events of their own.
   void on_long_line(std::uint64_t length, std::uint64_t line_no) override;
@@ -181,6 +210,14 @@ class Session : private MimeListener {
   std::optional<std::string> tls_;
   std::uint32_t invalid_ = 0;
   bool disconnected_ = false;
+  bool rate_counted_ = false;  // client_rate counted this client (first MAIL)
+  std::shared_ptr<Counters> counters_;
+  std::string counter_;  // Facts::counter of the last count
+  struct Supplied {
+    bool given = false;
+    std::optional<std::uint64_t> count;
+  };
+  std::array<Supplied, kRuleCount> supplied_{};
   std::bitset<kCheckCount> checks_fired_;
   std::vector<std::string> session_tags_;  // identity tags: every message of the session
 

@@ -204,6 +204,35 @@ bool plaintext_session(const RuleConfig&, const Facts& f, RuleMemory&, Finding& 
   return true;
 }
 
+std::string window_text(std::uint32_t seconds) {
+  if (seconds % 3600 == 0) return fmt::format("{}h", seconds / 3600);
+  if (seconds % 60 == 0) return fmt::format("{}m", seconds / 60);
+  return fmt::format("{}s", seconds);
+}
+
+// A count over a sliding window, from the counter store (the session asked
+// it for this event; no count: the store could not tell and on_error is
+// skip, or the client has no IP address). Fires once per session.
+bool over_window(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  if (!f.window_count || *f.window_count <= rc.max || mem.fired_in_session) return false;
+  mem.fired_in_session = true;
+  out = over_max(rc, *f.window_count, std::string(to_string(f.event)),
+                 fmt::format("{} in {}", shown(f.counter), window_text(rc.window_seconds)));
+  return true;
+}
+
+// At CONNECT the count is only read: a client over the limit is refused for
+// the rest of the window. At a rejected RCPT it is counted.
+bool harvest(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  return over_window(rc, f, mem, out);
+}
+
+// Counted at the session's first MAIL only (the session supplies no count
+// at later ones).
+bool client_rate(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
+  return over_window(rc, f, mem, out);
+}
+
 using E = Event;
 using D = Decider;
 
@@ -289,6 +318,20 @@ constexpr std::array<RuleInfo, kRuleCount> kRules{{
      "530 5.7.0 Must issue a STARTTLS command first", "allow-tls (log)",
      "A transaction on a session not protected by TLS. Off unless an action is set.",
      plaintext_session},
+    {RuleId::kHarvest, "harvest", events_of({E::kConnect, E::kRcptRejected}), D::kMilter, 16,
+     RuleParam::kWindow, false, 50, 1, kBig, "", "", Action::kDisconnect,
+     "421 4.7.0 Too many invalid recipients, try again later", "none",
+     "Recipients the MTA rejected from one client address or network (per:) within a sliding "
+     "window, over all its sessions and, with a shared store, all MTAs. Counted at each rejected "
+     "RCPT; a client over the limit is refused at CONNECT for the rest of the window.",
+     harvest},
+    {RuleId::kClientRate, "client_rate", events_of({E::kMail}), D::kPolicy, 17, RuleParam::kWindow,
+     false, 600, 1, kBig, "", "", Action::kDisconnect,
+     "421 4.7.0 Too many connections, try again later", "none",
+     "Sessions from one client address or network (per:) within a sliding window, over all MTAs "
+     "sharing the store; counted at the session's first MAIL, with the client address the MTA "
+     "reports then (an XCLIENT or proxy-reported client, not the proxy).",
+     client_rate},
 }};
 
 // Order matches CheckId.
@@ -356,8 +399,9 @@ constexpr RankOrder rank_order_of(const std::array<RuleInfo, kRuleCount>& t) {
 constexpr RankOrder kRankOrder = rank_order_of(kRules);
 static_assert(kRuleCount <= 32, "RankOrder::of_event has a bit per rule");
 
-constexpr std::string_view kEventNames[kEventCount] = {
-    "helo", "mail", "rcpt", "rcpt", "header", "header", "body", "body", "body", "body", "body"};
+constexpr std::string_view kEventNames[kEventCount] = {"connect", "helo",   "mail",   "rcpt",
+                                                       "rcpt",    "header", "header", "body",
+                                                       "body",    "body",   "body",   "body"};
 
 }  // namespace
 
@@ -375,6 +419,54 @@ std::string stage_text(EventSet events) {
     out += name;
   }
   return out;
+}
+
+std::uint32_t default_window_seconds(RuleId id) {
+  switch (id) {
+    case RuleId::kHarvest:
+      return 600;
+    case RuleId::kClientRate:
+      return 60;
+    default:
+      return 0;
+  }
+}
+
+std::optional<CounterScope> parse_counter_scope(std::string_view text) {
+  text = trim(text);
+  if (text == "address") return CounterScope{};
+  CounterScope s;
+  bool v4 = false, v6 = false;
+  while (!text.empty()) {
+    const std::size_t sp = text.find(' ');
+    std::string_view word = text.substr(0, sp);
+    text = sp == std::string_view::npos ? std::string_view{} : trim(text.substr(sp));
+    unsigned n = 0;
+    if (word.size() < 2 || word[0] != '/') return std::nullopt;
+    auto [end, ec] = std::from_chars(word.data() + 1, word.data() + word.size(), n);
+    if (ec != std::errc() || end != word.data() + word.size() || n == 0 || n > 128)
+      return std::nullopt;
+    if (n <= 32 && !v4) {
+      s.v4 = static_cast<std::uint8_t>(n);
+      v4 = true;
+    } else if (n > 32 && !v6) {
+      s.v6 = static_cast<std::uint8_t>(n);
+      v6 = true;
+    } else {
+      return std::nullopt;  // two IPv4 or two IPv6 prefixes
+    }
+  }
+  if (!v4 && !v6) return std::nullopt;
+  // One IPv4 prefix: an IPv6 client counts by its /64 (one site's subnet).
+  if (v4 && !v6 && s.v4 < 32) s.v6 = 64;
+  return s;
+}
+
+std::string to_string(const CounterScope& s) {
+  if (s == CounterScope{}) return "address";
+  if (s.v4 < 32 && s.v6 == 64) return fmt::format("/{}", s.v4);
+  if (s.v4 == 32) return fmt::format("/{}", s.v6);
+  return fmt::format("/{} /{}", s.v4, s.v6);
 }
 
 Finding pending_finding(const RuleConfig& rc, RuleMemory& mem) {

@@ -50,8 +50,10 @@ enum class RuleId : std::uint8_t {
   kMimeEncoding,
   kMimeStructure,
   kPlaintextSession,
+  kHarvest,
+  kClientRate,
 };
-inline constexpr std::size_t kRuleCount = 16;  // at most 32 (a bit per rule in a session)
+inline constexpr std::size_t kRuleCount = 18;  // at most 32 (a bit per rule in a session)
 
 // What a rule's configuration carries besides action/reply/mode.
 enum class RuleParam : std::uint8_t {
@@ -60,12 +62,14 @@ enum class RuleParam : std::uint8_t {
   kCharacters,  // characters: string of forbidden characters
   kDeny,        // deny: list of Content-Transfer-Encoding names
   kMimeLimits,  // max_depth, max_parts, max_boundary_length, max_part_header_bytes
+  kWindow,      // max, window, per: a count over a sliding window (the counter store)
   kNone,        // nothing: the rule is a switch
 };
 
 // The events of a session a rule can act on, in SMTP order. The body is
 // seen through the MIME scanner's findings (kBodyLine ... kMimeLimit).
 enum class Event : std::uint8_t {
+  kConnect,       // the client connected (or XCLIENT named another one)
   kHelo,          // HELO/EHLO
   kMail,          // MAIL FROM, starts a transaction
   kRcpt,          // RCPT TO the MTA accepted so far
@@ -78,7 +82,7 @@ enum class Event : std::uint8_t {
   kMimeLimit,     // a MIME structure limit exceeded
   kEndOfMessage,  // the final dot
 };
-inline constexpr std::size_t kEventCount = 11;
+inline constexpr std::size_t kEventCount = 12;
 using EventSet = std::uint16_t;
 constexpr EventSet events_of(std::initializer_list<Event> list) {
   EventSet s = 0;
@@ -106,17 +110,31 @@ enum class Decider : std::uint8_t {
   kMilter,  // content, or what only the milter sees
 };
 
+// What a windowed rule counts by (`per:`): the client address, or its
+// network. "address" is /32 and /128; "/24" keeps IPv4 /24 and counts IPv6
+// by /64; "/48" (over 32) keeps IPv6 /48 and IPv4 by address; "/24 /56"
+// gives both.
+struct CounterScope {
+  std::uint8_t v4 = 32;
+  std::uint8_t v6 = 128;
+  friend bool operator==(const CounterScope&, const CounterScope&) = default;
+};
+std::optional<CounterScope> parse_counter_scope(std::string_view text);
+std::string to_string(const CounterScope& s);  // "address", "/24", "/24 /56"
+
 // A rule's configuration (esmtp-inspect.yaml(5), RULES).
 struct RuleConfig {
   Action action = Action::kOff;  // kOff: the rule is disabled
   Reply reply;                   // the reply for `action` (adapted or configured)
   bool reply_configured = false;
-  std::optional<Mode> mode;       // per-rule override of the profile/global mode
-  std::uint64_t max = 0;          // RuleParam::kMax
-  PatternList patterns;           // RuleParam::kPatterns
-  std::string characters;         // RuleParam::kCharacters
-  std::vector<std::string> deny;  // RuleParam::kDeny, lower case
-  MimeLimits mime;                // RuleParam::kMimeLimits
+  std::optional<Mode> mode;          // per-rule override of the profile/global mode
+  std::uint64_t max = 0;             // RuleParam::kMax
+  PatternList patterns;              // RuleParam::kPatterns
+  std::string characters;            // RuleParam::kCharacters
+  std::vector<std::string> deny;     // RuleParam::kDeny, lower case
+  MimeLimits mime;                   // RuleParam::kMimeLimits
+  std::uint32_t window_seconds = 0;  // RuleParam::kWindow
+  CounterScope per;                  // RuleParam::kWindow
 
   bool enabled() const { return action != Action::kOff; }
 };
@@ -143,6 +161,11 @@ struct Facts {
   MimeLimit mime_limit = MimeLimit::kDepth;  // kMimeLimit
   std::uint64_t mime_actual = 0;             // kMimeLimit
   std::uint64_t mime_max = 0;                // kMimeLimit
+  // kConnect, kMail, kRcptRejected: a windowed rule's count in the counter
+  // store (Session::count()), when the store answered; `counter` is what was
+  // counted ("192.0.2.0/24").
+  std::optional<std::uint64_t> window_count;
+  std::string_view counter;
 };
 
 // What a rule found: the fields of its verdict (esmtp-inspect.yaml(5),
@@ -206,6 +229,9 @@ struct RankOrder {
   std::array<std::uint8_t, kRuleCount> bit{};         // by RuleId: its bit
 };
 const RankOrder& rank_order();
+
+// A windowed rule's default window, in seconds (0 for other rules).
+std::uint32_t default_window_seconds(RuleId id);
 
 // "helo, mail, rcpt": the stages of a rule's events, for the documentation.
 std::string stage_text(EventSet events);

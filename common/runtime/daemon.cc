@@ -70,6 +70,11 @@ bool Runtime::reload_file() {
       return false;
     }
   }
+  std::shared_ptr<Counters> counters = counters_;
+  if (!(r.config->store == old_config->store))
+    counters = Counters::make(r.config->store, logger, metrics_ ? metrics_->store() : nullptr);
+  else
+    counters->set_logger(logger);
   if (r.config->milter.socket != old_config->milter.socket ||
       r.config->policy.listen != old_config->policy.listen ||
       r.config->milter.metrics != old_config->milter.metrics ||
@@ -84,6 +89,7 @@ bool Runtime::reload_file() {
     config_ = r.config;
     logger_ = logger;
     resolver_ = resolver;
+    counters_ = counters;
   }
   logger->info("reloaded configuration from {}", path_);
   return true;

@@ -45,6 +45,7 @@
 #include "common/log/logger.h"
 #include "common/runtime/listen_socket.h"
 #include "common/runtime/metrics.h"
+#include "common/store/counters.h"
 
 namespace esmtp {
 
@@ -62,7 +63,9 @@ class Runtime {
         metrics_(std::move(metrics)),
         config_(std::move(config)),
         logger_(std::move(logger)),
-        resolver_(std::move(resolver)) {}
+        resolver_(std::move(resolver)),
+        counters_(Counters::make(config_->store, logger_, metrics_ ? metrics_->store() : nullptr)) {
+  }
 
   std::pair<std::shared_ptr<const Config>, std::shared_ptr<Logger>> current() const {
     std::lock_guard lock(mu_);
@@ -74,8 +77,14 @@ class Runtime {
     return resolver_;
   }
 
+  // The counter store of the windowed rules (store: in the configuration).
+  std::shared_ptr<Counters> counters() const {
+    std::lock_guard lock(mu_);
+    return counters_;
+  }
   // Reloads the file; returns true when the new configuration is in use. A
-  // changed dns: section gets a new resolver; an unchanged log: section
+  // changed dns: section gets a new resolver, a changed store: section a new
+  // counter store (local counts start over); an unchanged log: section
   // keeps its logger and reopens its file. Counted in the metrics (ok or
   // error).
   bool reload();
@@ -94,6 +103,7 @@ class Runtime {
   std::shared_ptr<const Config> config_;
   std::shared_ptr<Logger> logger_;
   std::shared_ptr<DnsResolver> resolver_;
+  std::shared_ptr<Counters> counters_;
 };
 
 // `metrics`: where the resolver counts its lookups, if anywhere.

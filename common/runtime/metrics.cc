@@ -172,6 +172,15 @@ std::vector<MetricFamily> MetricsCollectable::Collect() const {
       sample({{"result", "error"}},
              static_cast<double>(d.reloads_error_.load(DaemonMetrics::kRelaxed)), reloads.type));
   out.push_back(std::move(reloads));
+  // From the start, at 0: an alert on its increase needs the series.
+  MetricFamily store = family("esmtp_inspect_store_errors_total",
+                              "Calls to the counter store that failed (refused, timed out, an "
+                              "error reply).",
+                              MetricType::Counter);
+  store.metric.push_back(sample(
+      {{"store", "redis"}},
+      static_cast<double>(d.store_->redis_errors.load(DaemonMetrics::kRelaxed)), store.type));
+  out.push_back(std::move(store));
   MetricFamily build =
       family("esmtp_inspect_build_info", "The version running; always 1.", MetricType::Gauge);
   build.metric.push_back(sample({{"version", ESMTP_VERSION}}, 1, build.type));

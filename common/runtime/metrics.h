@@ -11,6 +11,7 @@
 //   esmtp_inspect_dns_cache_hits_total                         counter
 //   esmtp_inspect_policy_requests_total{state}                 counter (policyd)
 //   esmtp_inspect_config_reloads_total{result}                 counter
+//   esmtp_inspect_store_errors_total{store}                    counter
 //   esmtp_inspect_build_info{version}                          gauge = 1
 //
 // Labels carry only names from fixed lists (rules, actions, outcomes, DNS
@@ -40,6 +41,7 @@
 
 #include "common/dns/dns_metrics.h"
 #include "common/engine/engine_metrics.h"
+#include "common/store/counters.h"
 
 namespace prometheus {
 class Exposer;
@@ -55,6 +57,8 @@ class DaemonMetrics {
   EngineMetrics& engine() { return engine_; }
   const EngineMetrics& engine() const { return engine_; }
   const std::shared_ptr<DnsMetrics>& dns() const { return dns_; }
+  // Failed calls to the counter store (store/counters.h).
+  const std::shared_ptr<StoreMetrics>& store() const { return store_; }
 
   void reload(bool ok) { (ok ? reloads_ok_ : reloads_error_).fetch_add(1, kRelaxed); }
   // A policy request by its protocol_state ("RCPT", "END-OF-MESSAGE", ...);
@@ -77,6 +81,7 @@ class DaemonMetrics {
   std::string daemon_;
   EngineMetrics engine_;
   std::shared_ptr<DnsMetrics> dns_ = std::make_shared<DnsMetrics>();
+  std::shared_ptr<StoreMetrics> store_ = std::make_shared<StoreMetrics>();
   std::atomic<std::uint64_t> reloads_ok_{0};
   std::atomic<std::uint64_t> reloads_error_{0};
   std::array<std::atomic<std::uint64_t>, kStates.size() + 1> requests_{};  // last: other
