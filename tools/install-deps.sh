@@ -8,9 +8,10 @@ build_pkgs=(cmake make g++ clang pkg-config libmilter-dev libboost-dev
   libboost-program-options-dev libyaml-cpp-dev libgtest-dev libgmock-dev
   libbenchmark-dev libc-ares-dev libre2-dev nlohmann-json3-dev libcli11-dev
   libssl-dev libpsl-dev publicsuffix libfmt-dev clang-format python3 zlib1g-dev
-  libsystemd-dev prometheus-cpp-dev)
+  libsystemd-dev prometheus-cpp-dev libhiredis-dev)
 peer_pkgs=(postfix swaks miltertest unbound dnsutils m4 libwrap0 procps openssl pflogsumm groff-base man-db
-  debhelper dpkg-dev lintian fakeroot systemd python3-prometheus-client systemd-journal-remote)
+  debhelper dpkg-dev lintian fakeroot systemd python3-prometheus-client systemd-journal-remote
+  redis-server)
 bench_pkgs=(postfwd policyd-weight mimedefang pflogsumm)
 
 want=("${build_pkgs[@]}")
@@ -37,6 +38,6 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The packaged daemons must not run system-wide: tests start private instances.
-for svc in postfix unbound mimedefang postfwd policyd-weight; do
+for svc in postfix unbound mimedefang postfwd policyd-weight redis-server; do
   if command -v systemctl >/dev/null 2>&1; then systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
 done
