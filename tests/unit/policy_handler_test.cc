@@ -53,6 +53,39 @@ class PolicyHandlerTest : public ::testing::Test {
   std::unique_ptr<PolicyHandler> handler_;
 };
 
+// client_rate: the server asks the store (counter_due) before prepare(), once
+// per SMTP session, at its first transaction's first request.
+TEST_F(PolicyHandlerTest, ClientRateAsksTheStoreOncePerSession) {
+  start("rules: { client_rate: { max: 2, window: 1m, per: /24 } }");
+  auto rcpt = req("RCPT", {{"recipient", "1@example.net"}});
+  auto q = handler_->counter_due(rcpt);
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->name, "client_rate:203.0.113.0/24");
+  EXPECT_EQ(q->window, std::chrono::seconds(60));
+  EXPECT_EQ(q->add, 1u);
+  handler_->supply_count(q->rule, 2);
+  EXPECT_EQ(handle(rcpt), "DUNNO");
+  // Later requests of the session, and its next transaction, count nothing.
+  auto rcpt2 = req("RCPT", {{"recipient", "2@example.net"}});
+  EXPECT_FALSE(handler_->counter_due(rcpt2));
+  EXPECT_EQ(handle(rcpt2), "DUNNO");
+  // A new session (another client port) over the limit: 421 at its first RCPT.
+  // (extra attributes come first, and the first of a name counts)
+  PolicyRequest next = req("RCPT", {{"client_port", "40001"}, {"recipient", "1@example.net"}});
+  q = handler_->counter_due(next);
+  ASSERT_TRUE(q);
+  handler_->supply_count(q->rule, 3);
+  EXPECT_EQ(handle(next), "421 4.7.0 Too many connections, try again later");
+  EXPECT_THAT(cap_->lines().back(),
+              HasSubstr("action=disconnect rule=client_rate actual=3 limit=2 where=mail"));
+  // The store could not tell (on_error: skip): no verdict.
+  PolicyRequest third = req("RCPT", {{"client_port", "40002"}, {"recipient", "1@example.net"}});
+  q = handler_->counter_due(third);
+  ASSERT_TRUE(q);
+  handler_->supply_count(q->rule, std::nullopt);
+  EXPECT_EQ(handle(third), "DUNNO");
+}
+
 TEST_F(PolicyHandlerTest, RecipientCountPerInstance) {
   start("rules: { recipient_count: { max: 2 } }");
   EXPECT_EQ(handle(req("RCPT", {{"recipient", "1@example.net"}})), "DUNNO");

@@ -111,12 +111,13 @@ void check_protocol(SharedFindings& findings, const Use& u) {
                         u.spec.endpoint.text,
                     {}, {});
   } else {
-    findings.report(u, Severity::kWarning, key,
-                    psource + ": older than 6, so Postfix does not offer SMFIP_RCPT_REJ",
-                    "With protocol 6 the milter also sees the recipients Postfix rejected; "
-                    "without it invalid_recipients cannot count them (directory harvesting goes "
-                    "unseen).",
-                    pfix);
+    findings.report(
+        u, Severity::kWarning, key,
+        psource + ": older than 6, so Postfix does not offer SMFIP_RCPT_REJ",
+        "With protocol 6 the milter also sees the recipients Postfix rejected; "
+        "without it invalid_recipients and harvest cannot count them (directory harvesting goes "
+        "unseen).",
+        pfix);
   }
 }
 
