@@ -270,7 +270,9 @@ RedisStore::RedisStore(RedisOptions options) : options_(std::move(options)) {
 
 RedisStore::~RedisStore() = default;
 
-std::unique_ptr<RedisStore::Connection> RedisStore::connect(std::size_t index, std::string* error) {
+std::unique_ptr<RedisStore::Connection> RedisStore::connect(std::size_t index,
+                                                            Clock::time_point deadline,
+                                                            std::string* error) {
   const Server& server = servers_[index];
   if (!server.error.empty()) {
     *error = server.text + ": " + server.error;
@@ -279,8 +281,13 @@ std::unique_ptr<RedisStore::Connection> RedisStore::connect(std::size_t index, s
   const auto timeout_text = fmt::format("timed out after {} ms", options_.timeout.count());
   auto c = std::make_unique<Connection>();
   c->server = index;
-  c->deadline = Clock::now() + options_.timeout;
-  const timeval tv = to_timeval(options_.timeout);
+  c->deadline = deadline;
+  const auto left = deadline - Clock::now();
+  if (left <= Clock::duration::zero()) {
+    *error = server.text + ": not tried, " + timeout_text;
+    return nullptr;
+  }
+  const timeval tv = to_timeval(left);
   c->ctx = server.unix_socket ? redisConnectUnixWithTimeout(server.host.c_str(), tv)
                               : redisConnectWithTimeout(server.host.c_str(), server.port, tv);
   if (!c->ctx) {
@@ -356,10 +363,13 @@ std::unique_ptr<RedisStore::Connection> RedisStore::take(std::string* error) {
     }
     // Closed by the server (restart, idle timeout): freed here, outside the lock.
   }
+  // One deadline for the whole call: a server that does not answer uses up
+  // what is left of it, one that refuses (down) leaves it to the next.
+  const Clock::time_point deadline = Clock::now() + options_.timeout;
   std::string reasons;
   for (std::size_t i = 0; i < servers_.size(); ++i) {
     std::string why;
-    if (auto c = connect(i, &why)) return c;
+    if (auto c = connect(i, deadline, &why)) return c;
     if (!reasons.empty()) reasons += "; ";
     reasons += why;
   }

@@ -17,10 +17,12 @@
 // idle ones to the same server when the failure was the connection's (closed,
 // timed out, unreadable reply) rather than an error reply such as WRONGTYPE.
 //
-// Time: one server costs a call at most `timeout`, connecting,
-// authenticating and the round trip included; a call that has to open a
-// connection tries each server in turn, so with N servers down it can cost
-// N * timeout. A host name (rather than an address) is looked up by the
+// Time: a call costs at most `timeout` whatever happens, connecting,
+// authenticating and the round trip included: a call that has to open a
+// connection tries the servers in turn within that one deadline, so a
+// server that refuses (down) leaves the rest of it to the next one, and one
+// that does not answer uses it up (the next call, after store.retry, starts
+// from the top again). A host name (rather than an address) is looked up by the
 // system resolver when connecting, which the timeout does not bound: give
 // addresses where that matters. A failed call returns the reason, naming the
 // server ("127.0.0.1:6379: timed out after 50 ms", "...: connection refused",
@@ -96,7 +98,9 @@ class RedisStore : public CounterStore {
   // first server that answers (its deadline from the start of its connect).
   std::unique_ptr<Connection> take(std::string* error);
   void give_back(std::unique_ptr<Connection> c);
-  std::unique_ptr<Connection> connect(std::size_t server, std::string* error);
+  std::unique_ptr<Connection> connect(std::size_t server,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      std::string* error);
   // Frees the idle connections to server `server` (after one of them failed).
   void drop_idle(std::size_t server);
 

@@ -447,6 +447,30 @@ TEST(RedisStore, StoppedServerIsABoundNotAHang) {
   EXPECT_EQ(more.count, back.count + 1);
 }
 
+// Two servers that both accept and never answer: the call's one deadline
+// covers both, so a session waits `timeout` in all, not once per server.
+TEST(RedisStore, TwoStoppedServersShareOneDeadline) {
+  auto a = start_redis();
+  auto b = start_redis();
+  ASSERT_TRUE(a && b);
+  RedisOptions o = options_for(*a);
+  o.servers.push_back(b->server());
+  RedisStore store(o);
+  a->pause();
+  b->pause();
+  const auto start = Clock::now();
+  const CountResult r = store.add("n", 60s, 1, std::chrono::system_clock::now());
+  const auto elapsed = Clock::now() - start;
+  EXPECT_FALSE(r.ok);
+  // The kernel accepts for the stopped server: the round trip on it is what
+  // times out, and the call ends there.
+  EXPECT_EQ(r.error, a->server() + ": timed out after 100 ms");
+  EXPECT_GE(elapsed, kTimeout);
+  EXPECT_LT(elapsed, kTimeout + kSlack);
+  a->resume();
+  b->resume();
+}
+
 // ---------------------------------------------------------------------------
 // A server that answers nonsense
 
