@@ -366,15 +366,24 @@ std::unique_ptr<RedisStore::Connection> RedisStore::take(std::string* error) {
   // One deadline for the whole call: a server that does not answer uses up
   // what is left of it, one that refuses (down) leaves it to the next.
   const Clock::time_point deadline = Clock::now() + options_.timeout;
+  const std::size_t first = first_.load(std::memory_order_relaxed);
   std::string reasons;
-  for (std::size_t i = 0; i < servers_.size(); ++i) {
+  for (std::size_t k = 0; k < servers_.size(); ++k) {
+    const std::size_t i = (first + k) % servers_.size();
     std::string why;
     if (auto c = connect(i, deadline, &why)) return c;
+    skip_past(i);
     if (!reasons.empty()) reasons += "; ";
     reasons += why;
   }
   *error = servers_.empty() ? "no redis server configured" : reasons;
   return nullptr;
+}
+
+void RedisStore::skip_past(std::size_t server) {
+  std::size_t expected = server;
+  first_.compare_exchange_strong(expected, (server + 1) % std::max<std::size_t>(servers_.size(), 1),
+                                 std::memory_order_relaxed);
 }
 
 void RedisStore::give_back(std::unique_ptr<Connection> c) {
@@ -430,6 +439,7 @@ CountResult RedisStore::add(std::string_view name, std::chrono::seconds window, 
     const std::size_t index = c->server;
     c.reset();  // freed, not pooled
     drop_idle(index);
+    skip_past(index);
     return CountResult::failed(server.text + ": " + why);
   };
   c->read_bytes = 0;

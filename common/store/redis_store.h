@@ -11,7 +11,8 @@
 // Servers ("HOST:PORT", "[IPv6]:PORT", "unix:/path"; valid_redis_server()) are
 // tried in the order configured; the first that answers (and accepts
 // AUTH/SELECT) is used until it fails, then the list is tried again from the
-// start. Connections are pooled: a call takes an idle one (one the server
+// server after it (round the list), so that one that hangs does not keep
+// the others from being tried. Connections are pooled: a call takes an idle one (one the server
 // has closed meanwhile is dropped, not used) or opens one, and gives it back
 // unless the call failed. A connection that failed is freed, and so are the
 // idle ones to the same server when the failure was the connection's (closed,
@@ -46,6 +47,7 @@
 // give back a connection, never across a round trip or a connect.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -106,6 +108,12 @@ class RedisStore : public CounterStore {
 
   RedisOptions options_;
   std::vector<Server> servers_;
+  // The server tried first: the one after the last that failed, so that a
+  // server that takes the whole timeout (down, black-holed) does not keep
+  // the next one from being tried (the next call, after store.retry,
+  // starts there).
+  std::atomic<std::size_t> first_{0};
+  void skip_past(std::size_t server);
   std::mutex mu_;
   std::vector<std::unique_ptr<Connection>> idle_;
 };

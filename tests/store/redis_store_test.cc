@@ -471,6 +471,27 @@ TEST(RedisStore, TwoStoppedServersShareOneDeadline) {
   b->resume();
 }
 
+// A first server that hangs costs one call its timeout; the next call goes
+// to the second server instead of hanging on the first again.
+TEST(RedisStore, AHangingServerDoesNotHideTheNext) {
+  auto a = start_redis();
+  auto b = start_redis();
+  ASSERT_TRUE(a && b);
+  RedisOptions o = options_for(*a);
+  o.servers.push_back(b->server());
+  RedisStore store(o);
+  const auto now = std::chrono::system_clock::now();
+  ASSERT_TRUE(store.add("n", 60s, 1, now).ok);  // on a
+  a->pause();
+  EXPECT_EQ(store.add("n", 60s, 1, now).error, a->server() + ": timed out after 100 ms");
+  const auto start = Clock::now();
+  const CountResult r = store.add("n", 60s, 1, now);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.count, 1u) << "counted on b, which has seen nothing before";
+  EXPECT_LT(Clock::now() - start, kTimeout);
+  a->resume();
+}
+
 // ---------------------------------------------------------------------------
 // A server that answers nonsense
 
