@@ -270,7 +270,8 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, _SOCK_ADDR* addr) {
       mta.set_reply(kShuttingDown);
       return SMFIS_TEMPFAIL;
     }
-    check_self_banner(ctx, g_runtime->logger());
+    auto [config, logger] = g_runtime->current();
+    if (self_banner_on(*config)) check_self_banner(ctx, logger);
     return status(ensure_connection(ctx)->connect(mta, hostname, addr));
   });
 }

@@ -246,7 +246,7 @@ class PolicyServer::Connection : public std::enable_shared_from_this<Connection>
   void respond(const std::string& action) {
     if (!request_->get("server_address").empty()) {
       auto config = server_.runtime_.current().first;
-      if (!config->self.names.empty())
+      if (!config->self.names.empty() && self_banner_on(*config))
         server_.self_banner(config->self.names.front(),
                             std::string(request_->get("server_address")));
     }

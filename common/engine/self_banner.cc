@@ -6,6 +6,11 @@
 
 namespace esmtp {
 
+bool self_banner_on(const Config& c) {
+  return c.defaults.inspect && c.defaults.identity &&
+         c.defaults.checks[static_cast<std::size_t>(CheckId::kSelfBanner)].action != Action::kOff;
+}
+
 bool self_banner_skips(const IpAddress& a) {
   const auto zero = [&](std::size_t from, std::size_t to) {
     for (std::size_t i = from; i < to; ++i)

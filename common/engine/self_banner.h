@@ -28,6 +28,11 @@
 
 namespace esmtp {
 
+// Whether the daemons check at all: the check is on at the top level
+// (identity.checks.self_banner not off, identity checks and inspection not
+// turned off there). It is daemon-wide, so profiles do not change it.
+bool self_banner_on(const Config& c);
+
 // Loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104) or unspecified (0.0.0.0,
 // ::): never checked.
 bool self_banner_skips(const IpAddress& address);

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "common/config/config_loader.h"
 #include "tests/support/fake_resolver.h"
 
 namespace esmtp {
@@ -99,6 +100,23 @@ TEST_F(SelfBannerTest, DeferRunsTheWarningElsewhere) {
   ASSERT_EQ(queued.size(), 1u);
   queued[0]();
   EXPECT_EQ(cap_->lines().size(), 1u);
+}
+
+}  // namespace
+}  // namespace esmtp
+
+namespace esmtp {
+namespace {
+
+TEST(SelfBannerOn, OffWhenTheCheckIsOff) {
+  auto on = [](std::string_view yaml) {
+    LoadResult r = load_config_string(yaml);
+    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.errors[0].str());
+    return r.ok() && self_banner_on(*r.config);
+  };
+  EXPECT_TRUE(on(""));
+  EXPECT_FALSE(on("identity: { checks: { self_banner: off } }"));
+  EXPECT_TRUE(on("identity: { checks: { self_banner: { action: log } } }"));
 }
 
 }  // namespace
