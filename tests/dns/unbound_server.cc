@@ -1,5 +1,7 @@
 #include "tests/dns/unbound_server.h"
 
+#include "tests/support/test_process.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -30,39 +32,9 @@ namespace {
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 void replace_all(std::string& s, std::string_view from, std::string_view to) {
   for (auto at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size()))
     s.replace(at, from.size(), to);
-}
-
-// A port free for both UDP and TCP on 127.0.0.1, as far as anyone can tell
-// before binding it for real (unbound fails to start if someone took it).
-int free_port() {
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (udp < 0 || ::bind(udp, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-        ::getsockname(udp, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-      if (udp >= 0) ::close(udp);
-      continue;
-    }
-    const int tcp = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    const bool ok = tcp >= 0 && ::bind(tcp, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-    if (tcp >= 0) ::close(tcp);
-    ::close(udp);
-    if (ok) return ntohs(a.sin_port);
-  }
-  return 0;
 }
 
 // One query for mx.example.org/A; true when an answer with its ID comes back.
@@ -90,21 +62,8 @@ bool answers(int port) {
   return ok;
 }
 
-// unbound from PATH, else where Debian puts it (/usr/sbin is not always on a
-// test runner's PATH).
 std::string unbound_binary() {
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest = path;
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const std::string_view dir = rest.substr(0, colon);
-      rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-      if (dir.empty()) continue;
-      const fs::path candidate = fs::path(dir) / "unbound";
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-  }
-  return "/usr/sbin/unbound";
+  return find_program("unbound", "/usr/sbin/unbound");
 }
 
 }  // namespace
@@ -119,7 +78,7 @@ std::unique_ptr<UnboundServer> UnboundServer::start(std::string* error) {
   s->dir_ = dir;
   // Another process may take the port between the check and unbound's bind.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    const int port = free_port();
+    const int port = free_loopback_port(true);
     if (port == 0) {
       *error = "no free port on 127.0.0.1";
       return nullptr;
@@ -178,27 +137,12 @@ bool UnboundServer::launch(int port, std::string* error) {
 }
 
 void UnboundServer::stop() {
-  if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  int status;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  pid_ = -1;
+  stop_child(pid_);
 }
 
 UnboundServer::~UnboundServer() {
   stop();
-  if (!dir_.empty() && !std::getenv("ESMTP_KEEP_TEST_DIRS")) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  remove_test_dir(dir_);
 }
 
 std::string UnboundServer::log() const {

@@ -1,5 +1,7 @@
 #include "tests/store/redis_server.h"
 
+#include "tests/support/test_process.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,30 +28,6 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-// A TCP port free on 127.0.0.1, as far as anyone can tell before binding it
-// for real (start() tries again if redis-server cannot bind it).
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0)
-    port = ntohs(a.sin_port);
-  ::close(fd);
-  return port;
-}
 
 // PING; true when the server answers +PONG, or -NOAUTH when it wants a password.
 bool answers(int port, const std::string& socket_path) {
@@ -89,20 +67,8 @@ bool answers(int port, const std::string& socket_path) {
   return ok;
 }
 
-// redis-server from PATH, else where Debian puts it.
 std::string redis_binary() {
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest = path;
-    while (!rest.empty()) {
-      const auto colon = rest.find(':');
-      const std::string_view dir = rest.substr(0, colon);
-      rest = colon == std::string_view::npos ? std::string_view{} : rest.substr(colon + 1);
-      if (dir.empty()) continue;
-      const fs::path candidate = fs::path(dir) / "redis-server";
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-  }
-  return "/usr/bin/redis-server";
+  return find_program("redis-server", "/usr/bin/redis-server");
 }
 
 }  // namespace
@@ -123,7 +89,7 @@ std::unique_ptr<RedisServer> RedisServer::start(std::string* error, RedisServerO
   }
   // Another process may take the port between the check and redis' bind.
   for (int attempt = 0; attempt < 3; ++attempt) {
-    s->port_ = free_port();
+    s->port_ = free_loopback_port();
     if (s->port_ == 0) {
       *error = "no free port on 127.0.0.1";
       return nullptr;
@@ -206,28 +172,13 @@ bool RedisServer::restart(std::string* error) {
 }
 
 void RedisServer::stop() {
-  if (pid_ <= 0) return;
-  if (paused_) resume();
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  int status;
-  while (::waitpid(pid_, &status, WNOHANG) == 0) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  pid_ = -1;
+  stop_child(pid_);
+  paused_ = false;
 }
 
 RedisServer::~RedisServer() {
   stop();
-  if (!dir_.empty() && !std::getenv("ESMTP_KEEP_TEST_DIRS")) {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
+  remove_test_dir(dir_);
 }
 
 std::string RedisServer::log() const {
