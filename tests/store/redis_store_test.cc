@@ -31,6 +31,17 @@ constexpr auto kTimeout = 100ms;
 // under ASan).
 constexpr auto kSlack = 250ms;
 
+// One add() and how long it took.
+struct Timed {
+  CountResult result;
+  Clock::duration elapsed;
+};
+Timed timed_add(RedisStore& store, std::uint32_t add = 1) {
+  const auto start = Clock::now();
+  CountResult r = store.add("n", 60s, add, std::chrono::system_clock::now());
+  return {std::move(r), Clock::now() - start};
+}
+
 std::unique_ptr<test::RedisServer> start_redis(test::RedisServerOptions options = {}) {
   std::string error;
   auto s = test::RedisServer::start(&error, std::move(options));
@@ -378,12 +389,10 @@ TEST(RedisStore, KilledServerFailsFastAndComesBack) {
 
   redis->kill_now();
   for (int i = 0; i < 2; ++i) {
-    const auto start = Clock::now();
-    const CountResult r = store.add("n", 60s, 1, now);
-    const auto elapsed = Clock::now() - start;
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.error, redis->server() + ": connection refused");
-    EXPECT_LT(elapsed, kTimeout + kSlack);
+    const Timed t = timed_add(store);
+    EXPECT_FALSE(t.result.ok);
+    EXPECT_EQ(t.result.error, redis->server() + ": connection refused");
+    EXPECT_LT(t.elapsed, kTimeout + kSlack);
   }
 
   // Back (empty: no persistence): the pooled connections to the old process
@@ -419,13 +428,11 @@ TEST(RedisStore, StoppedServerIsABoundNotAHang) {
   // The first call on a pooled connection, the next on new ones (connect
   // succeeds: the kernel accepts for the stopped process).
   for (int i = 0; i < 3; ++i) {
-    const auto start = Clock::now();
-    const CountResult r = store.add("n", 60s, 1, now);
-    const auto elapsed = Clock::now() - start;
-    EXPECT_FALSE(r.ok);
-    EXPECT_EQ(r.error, redis->server() + ": timed out after 100 ms");
-    EXPECT_GE(elapsed, kTimeout);
-    EXPECT_LT(elapsed, kTimeout + kSlack);
+    const Timed t = timed_add(store);
+    EXPECT_FALSE(t.result.ok);
+    EXPECT_EQ(t.result.error, redis->server() + ": timed out after 100 ms");
+    EXPECT_GE(t.elapsed, kTimeout);
+    EXPECT_LT(t.elapsed, kTimeout + kSlack);
   }
   // Waiting for AUTH's answer is bounded the same way.
   with_password.password = "x";
@@ -458,15 +465,13 @@ TEST(RedisStore, TwoStoppedServersShareOneDeadline) {
   RedisStore store(o);
   a->pause();
   b->pause();
-  const auto start = Clock::now();
-  const CountResult r = store.add("n", 60s, 1, std::chrono::system_clock::now());
-  const auto elapsed = Clock::now() - start;
-  EXPECT_FALSE(r.ok);
+  const Timed t = timed_add(store);
+  EXPECT_FALSE(t.result.ok);
   // The kernel accepts for the stopped server: the round trip on it is what
   // times out, and the call ends there.
-  EXPECT_EQ(r.error, a->server() + ": timed out after 100 ms");
-  EXPECT_GE(elapsed, kTimeout);
-  EXPECT_LT(elapsed, kTimeout + kSlack);
+  EXPECT_EQ(t.result.error, a->server() + ": timed out after 100 ms");
+  EXPECT_GE(t.elapsed, kTimeout);
+  EXPECT_LT(t.elapsed, kTimeout + kSlack);
   a->resume();
   b->resume();
 }
