@@ -1,8 +1,9 @@
 """Real peers for esmtp-inspect integration tests, started on loopback.
 
-Everything here starts real programs on loopback: a private
-Postfix instance (postfix -c DIR), smtp-sink as the next hop, the daemons
-under test, and swaks as the SMTP client. Nothing survives a test run: each
+Everything here starts real programs on loopback: private
+Postfix instances (postfix -c DIR), smtp-sink as the next hop, the daemons
+under test, a private redis-server for the shared counter store, and swaks
+as the SMTP client. Nothing survives a test run: each
 Env owns a temporary directory under /tmp and every process it started is
 stopped when it closes.
 
@@ -239,12 +240,16 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 class Postfix:
     """A private Postfix on 127.0.0.1 relaying everything to a Sink."""
 
-    def __init__(self, env, sink, milters=(), extra=None, master_extra="", smtpd_chroot=False):
+    def __init__(self, env, sink, milters=(), extra=None, master_extra="", smtpd_chroot=False,
+                 name="postfix"):
         """smtpd_chroot: run smtpd chrooted in the queue directory, as
         Debian's packaged master.cf does (column 5 = y); master starts as
-        root, so the private queue directory works as the chroot."""
+        root, so the private queue directory works as the chroot. `name`:
+        the instance's folder in the Env, so that several (MX hosts of one
+        domain) can run side by side."""
         self.env = env
-        self.dir = env.path("postfix")
+        self.name = name
+        self.dir = env.path(name)
         self.dir.mkdir()
         (self.dir / "queue").mkdir()
         (self.dir / "data").mkdir()
@@ -340,6 +345,88 @@ class Postfix:
 
     def flush(self):
         subprocess.run(["postqueue", "-c", str(self.dir), "-f"], check=False)
+
+
+class RedisServer:
+    """A private redis-server on 127.0.0.1:port, no persistence, run as this
+    test's own process (the distribution's service stays off).
+
+    stop() ends it (SIGKILL: connections are reset, the port closes) and
+    start() runs it again on the same port, empty; pause() stops it with
+    SIGSTOP (the kernel still accepts connections, nothing answers: a black
+    hole) and resume() continues it."""
+
+    def __init__(self, env, name="redis"):
+        self.env = env
+        self.dir = env.path(name)
+        self.dir.mkdir()
+        self.port = free_port()
+        self.proc = None
+        self.paused = False
+        env.on_close(self.stop)
+        self.start()
+
+    @property
+    def server(self):
+        """The store.servers entry: "127.0.0.1:PORT"."""
+        return f"127.0.0.1:{self.port}"
+
+    def start(self):
+        self.log_file = open(self.dir / "redis.log", "ab")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.dir)],
+            stdout=self.log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_until(lambda: self.proc.poll() is not None or self.ping(), what="redis-server")
+        except TimeoutError:
+            self.stop()
+            raise
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {self.proc.returncode}: "
+                               + (self.dir / "redis.log").read_text(errors="replace"))
+        return self
+
+    def command(self, *args, timeout=2.0):
+        """One command through redis-cli (redis-tools, which redis-server
+        needs); its output lines (--raw). Raises when the server does not
+        answer within `timeout` or answers with an error."""
+        p = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--raw",
+                            *map(str, args)], capture_output=True, text=True, timeout=timeout)
+        if p.returncode != 0 or p.stdout.startswith("ERR") or "Could not connect" in p.stderr:
+            raise RuntimeError(f"redis-cli {' '.join(map(str, args))}: {p.stdout}{p.stderr}")
+        return p.stdout.splitlines()
+
+    def ping(self):
+        try:
+            return self.command("PING", timeout=1) == ["PONG"]
+        except (OSError, RuntimeError, subprocess.TimeoutExpired):
+            return False
+
+    def keys(self, pattern="*"):
+        """The names of the keys matching `pattern` (KEYS: a test's store is small)."""
+        return [k for k in self.command("KEYS", pattern) if k]
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            if self.paused:
+                self.resume()
+            self.proc.kill()
+            self.proc.wait(5)
+        if getattr(self, "log_file", None):
+            self.log_file.close()
+            self.log_file = None
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
 
 
 class Daemon:
