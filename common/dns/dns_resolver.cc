@@ -327,6 +327,10 @@ void Engine::start(Request r) {
     return;
   }
   if (auto it = inflight_.find(key); it != inflight_.end()) {
+    // Answered by the same query in flight: no query of its own, so it
+    // counts with the cache hits (each lookup is a query or a hit, whatever
+    // the timing).
+    count_cache_hits(1);
     it->second->waiters.push_back(std::move(r.done));
     return;
   }

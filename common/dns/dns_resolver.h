@@ -81,8 +81,8 @@ struct DnsOptions {
 };
 
 struct DnsStats {
-  std::uint64_t queries = 0;  // sent to a server
-  std::uint64_t cache_hits = 0;
+  std::uint64_t queries = 0;     // sent to a server
+  std::uint64_t cache_hits = 0;  // answered from the cache or by a query in flight
   std::uint64_t timeouts = 0;
   std::size_t cache_size = 0;
 };

@@ -137,7 +137,9 @@ void add_dns(const DnsMetrics& dns, std::vector<MetricFamily>& out) {
   out.push_back(std::move(queries));
   out.push_back(std::move(seconds));
   MetricFamily hits = family("esmtp_inspect_dns_cache_hits_total",
-                             "DNS lookups answered from the cache.", MetricType::Counter);
+                             "DNS lookups answered without a query of their own (from the cache, "
+                             "or by the same query in flight).",
+                             MetricType::Counter);
   hits.metric.push_back(sample({}, static_cast<double>(dns.cache_hits()), hits.type));
   out.push_back(std::move(hits));
 }
