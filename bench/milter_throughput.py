@@ -619,10 +619,25 @@ def verify(name, pf, msgs, filt=None):
 def smtp_source(pf, msg_file, count, sessions):
     # -r 2 -A: two recipients, one rejected by Postfix, and go on (--unknown-rcpt)
     extra = ["-r", "2", "-A"] if ARGS.unknown_rcpt else []
-    return subprocess.Popen(
+    # Its output goes to a file, read when it is done: with -A it warns once
+    # per rejected recipient, which would fill a pipe nobody reads during the
+    # run and block it.
+    out = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
         ["smtp-source", "-s", str(sessions), "-m", str(count), "-F", str(msg_file),
          "-M", HELO, "-f", SENDER, "-t", RCPT, *extra, f"127.0.0.1:{pf.port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        stdout=out, stderr=subprocess.STDOUT)
+    proc.out = out
+    return proc
+
+
+def source_output(src):
+    """The last 800 octets smtp-source wrote."""
+    src.out.seek(0, os.SEEK_END)
+    src.out.seek(max(0, src.out.tell() - 800))
+    text = src.out.read().decode(errors="replace")
+    src.out.close()
+    return text
 
 
 def drained(pf, timeout=60):
@@ -652,10 +667,11 @@ def phase(pf, sink, msg_file, count, sessions, pids, timeout, redis=None):
     ok = sink.wait_for(start_count + count, timeout)
     t1 = time.monotonic()
     try:
-        out, _ = src.communicate(timeout=30)
+        src.wait(timeout=30)
     except subprocess.TimeoutExpired:
         src.kill()
-        out, _ = src.communicate()
+        src.wait()
+    out = source_output(src)
     cpu1 = tree_cpu(pids) if pids else 0.0
     pcpu1 = postfix_cpu(pf)
     scpu1 = tree_cpu([sink.proc.pid])
@@ -664,7 +680,7 @@ def phase(pf, sink, msg_file, count, sessions, pids, timeout, redis=None):
     if not ok or src.returncode != 0:
         raise RuntimeError(
             f"phase failed: sink {sink.count - start_count}/{count} messages, smtp-source "
-            f"rc={src.returncode}: {out.decode(errors='replace')[-800:]}\n"
+            f"rc={src.returncode}: {out}\n"
             + "\n".join(l for l in pf.log().splitlines()
                         if re.search(r"reject|warning|error|fatal|defer", l))[-2000:])
     if not drained(pf):
