@@ -1,6 +1,6 @@
 // harvest_bench: what the windowed rules (harvest, client_rate) cost per
 // event through the real engine path, with the local store and with Redis on
-// loopback (issue 13; esmtp-inspect.yaml(5), STORE).
+// loopback (issue 13; esmtp-inspect.yaml(5), COUNTERS ACROSS CONNECTIONS).
 //
 // Each setup is a Session (front end: milter) with a configuration and the
 // Counters that Counters::make() builds from its `store:` section:

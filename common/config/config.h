@@ -107,7 +107,7 @@ struct DnsConfig {
 };
 
 // The counter store of the windowed rules (harvest, client_rate):
-// esmtp-inspect.yaml(5), STORE.
+// esmtp-inspect.yaml(5), COUNTERS ACROSS CONNECTIONS.
 enum class StoreType : std::uint8_t { kLocal, kRedis };
 enum class StoreOnError : std::uint8_t { kLocal, kSkip };
 

@@ -1,6 +1,6 @@
 // counter_store: counters over a sliding window, shared by the sessions of a
 // daemon (local) or by several daemons and MTAs (redis), for the rules that
-// count across connections (esmtp-inspect.yaml(5), STORE; SPEC 14).
+// count across connections (esmtp-inspect.yaml(5), COUNTERS ACROSS CONNECTIONS; SPEC 14).
 //
 // A counter is a name ("harvest:192.0.2.0/24") and a window. The window is
 // cut into kSlots slots of ceil(window / kSlots) seconds, numbered from the

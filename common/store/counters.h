@@ -1,5 +1,5 @@
 // counters: the counter store as the windowed rules see it (`store:` in
-// esmtp-inspect.yaml(5), STORE; SPEC 14): local, or redis with what to do
+// esmtp-inspect.yaml(5), COUNTERS ACROSS CONNECTIONS; SPEC 14): local, or redis with what to do
 // while it is out.
 //
 // type: local counts in a LocalStore. type: redis counts in a RedisStore;
