@@ -9,11 +9,11 @@
 #include <vector>
 
 #include "common/config/config_loader.h"
-#include "common/config/yaml_values.h"
 #include "common/log/log_fields.h"
 #include "common/log/logger.h"
 #include "common/rules/rules.h"
 #include "common/rules/verdict.h"
+#include "common/util/text.h"
 
 namespace esmtp {
 namespace {
@@ -159,7 +159,7 @@ std::string rules_roff() {
         param = "max";
         items.add("max", fmt::format("{} ({}..{})", bold(std::to_string(info.default_max)),
                                      info.min, info.max));
-        items.add("window", bold(cfg::duration_text(std::chrono::seconds(r.window_seconds))) +
+        items.add("window", bold(duration_text(std::chrono::seconds(r.window_seconds))) +
                                 roff_escape(" (10s..24h): the sliding window"));
         items.add("per",
                   bold(to_string(r.per)) +

@@ -14,6 +14,7 @@
 #include "common/config/config_loader.h"
 #include "common/config/yaml_values.h"
 #include "common/util/endpoint.h"
+#include "common/util/text.h"
 
 namespace esmtp {
 namespace {
@@ -587,8 +588,8 @@ std::vector<SettingDoc> setting_docs() {
     if (s.type != SettingType::kGroup) d.default_value = cfg::emit_flow(s.get(c));
     if (s.type == SettingType::kUint) d.range = fmt::format("{}..{}", s.lo, s.hi);
     if (s.type == SettingType::kDuration)
-      d.range = cfg::duration_text(std::chrono::milliseconds(s.lo)) + ".." +
-                cfg::duration_text(std::chrono::milliseconds(s.hi));
+      d.range = duration_text(std::chrono::milliseconds(s.lo)) + ".." +
+                duration_text(std::chrono::milliseconds(s.hi));
     if (s.type == SettingType::kChoice) d.choices = cfg::split_choices(s.choices);
     out.push_back(std::move(d));
   }

@@ -137,14 +137,6 @@ YAML::Node list_node(const std::vector<std::string>& v) {
   return n;
 }
 
-std::string duration_text(milliseconds d) {
-  auto ms = d.count();
-  if (ms % 3600000 == 0 && ms) return fmt::format("{}h", ms / 3600000);
-  if (ms % 60000 == 0 && ms) return fmt::format("{}m", ms / 60000);
-  if (ms % 1000 == 0) return fmt::format("{}s", ms / 1000);
-  return fmt::format("{}ms", ms);
-}
-
 std::string emit_flow(const YAML::Node& n) {
   YAML::Emitter out;
   out << YAML::Flow << n;

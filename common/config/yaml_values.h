@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/config/config_loader.h"
+#include "common/util/text.h"
 
 namespace esmtp::cfg {
 
@@ -48,8 +49,8 @@ Err as_reply(const YAML::Node& n, Reply& out);
 // The other direction, for check-config and the generated files.
 YAML::Node str_node(std::string_view s);
 YAML::Node list_node(const std::vector<std::string>& v);
-std::string duration_text(std::chrono::milliseconds d);  // "2s", "500ms", "1h"
-std::string emit_flow(const YAML::Node& n);              // one line: [a, b], {k: v}
+std::string emit_flow(const YAML::Node& n);  // one line: [a, b], {k: v}
+// (durations: duration_text() in common/util/text.h, included here)
 
 // Collects the errors of one file. `path` is the dotted key ("dns.timeout",
 // "profiles[0].rules.x"); a null mark gives an error without a position.

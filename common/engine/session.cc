@@ -218,12 +218,12 @@ Verdict Session::connect(std::string_view address, std::uint16_t, std::string_vi
   return outcome();
 }
 
-std::string Session::counter_name(RuleId id) const {
-  if (!client_ip_) return {};
-  const CounterScope& per = profile_->rules[static_cast<std::size_t>(id)].per;
+std::optional<CounterQuery> Session::counter_query(RuleId id, std::uint32_t add) const {
+  if (!client_ip_) return std::nullopt;
+  const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
   IpAddress ip = *client_ip_;
   const unsigned bits = ip.v6 ? 128 : 32;
-  const unsigned prefix = ip.v6 ? per.v6 : per.v4;
+  const unsigned prefix = ip.v6 ? rc.per.v6 : rc.per.v4;
   std::string net;
   if (prefix >= bits) {
     net = ip.str();
@@ -232,20 +232,21 @@ std::string Session::counter_name(RuleId id) const {
       ip.bytes[i / 8] = static_cast<std::uint8_t>(ip.bytes[i / 8] & ~(0x80u >> (i % 8)));
     net = fmt::format("{}/{}", ip.str(), prefix);
   }
-  return fmt::format("{}:{}", rule_info(id).name, net);
+  return CounterQuery{id, fmt::format("{}:{}", rule_info(id).name, net),
+                      std::chrono::seconds(rc.window_seconds), add};
 }
 
 void Session::count(RuleId id, std::uint32_t add, Facts& f) {
+  const auto q = counter_query(id, add);
   Supplied& given = supplied_[static_cast<std::size_t>(id)];
-  std::string name = counter_name(id);
   if (given.given) {
     f.window_count = given.count;
     given = Supplied{};
-  } else if (counters_ && !name.empty()) {
-    const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(id)];
-    f.window_count = counters_->add(name, std::chrono::seconds(rc.window_seconds), add);
+  } else if (counters_ && q) {
+    f.window_count = counters_->add(q->name, q->window, q->add);
   }
-  counter_ = name.empty() ? name : name.substr(name.find(':') + 1);
+  // What the log line shows: the address or network, without the rule.
+  counter_ = q ? q->name.substr(rule_info(id).name.size() + 1) : std::string();
   f.counter = counter_;
 }
 
@@ -253,11 +254,7 @@ std::optional<CounterQuery> Session::counter_due(Event at) {
   if (at != Event::kMail || rate_counted_ || disconnected_) return std::nullopt;
   select(!auth_user_.empty());
   if (!active(RuleId::kClientRate)) return std::nullopt;
-  std::string name = counter_name(RuleId::kClientRate);
-  if (name.empty()) return std::nullopt;
-  const RuleConfig& rc = profile_->rules[static_cast<std::size_t>(RuleId::kClientRate)];
-  return CounterQuery{RuleId::kClientRate, std::move(name), std::chrono::seconds(rc.window_seconds),
-                      1};
+  return counter_query(RuleId::kClientRate, 1);
 }
 
 void Session::supply_count(RuleId rule, std::optional<std::uint64_t> count) {

@@ -173,9 +173,9 @@ class Session : private MimeListener {
   void select(bool authenticated);
   void start_transaction();
   RuleMemory& memory(RuleId id) { return memory_[static_cast<std::size_t>(id)]; }
-  // The counter of a windowed rule for this client ("harvest:192.0.2.0/24"),
-  // empty when the client has no IP address.
-  std::string counter_name(RuleId id) const;
+  // The store call of a windowed rule for this client (counter
+  // "harvest:192.0.2.0/24"); none when the client has no IP address.
+  std::optional<CounterQuery> counter_query(RuleId id, std::uint32_t add) const;
   // Counts for a windowed rule into `f` (window_count, counter).
   void count(RuleId id, std::uint32_t add, Facts& f);
 

@@ -204,33 +204,19 @@ bool plaintext_session(const RuleConfig&, const Facts& f, RuleMemory&, Finding& 
   return true;
 }
 
-std::string window_text(std::uint32_t seconds) {
-  if (seconds % 3600 == 0) return fmt::format("{}h", seconds / 3600);
-  if (seconds % 60 == 0) return fmt::format("{}m", seconds / 60);
-  return fmt::format("{}s", seconds);
-}
-
-// A count over a sliding window, from the counter store (the session asked
-// it for this event; no count: the store could not tell and on_error is
-// skip, or the client has no IP address). Fires once per session.
+// harvest and client_rate: a count over a sliding window, from the counter
+// store, which the session asks for the events of these rows only: harvest
+// reads at CONNECT (a client over the limit is refused for the rest of the
+// window) and counts at each rejected RCPT; client_rate counts at the
+// session's first MAIL. No count: the store could not tell (on_error:
+// skip), or the client has no IP address. Fires once per session.
 bool over_window(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
   if (!f.window_count || *f.window_count <= rc.max || mem.fired_in_session) return false;
   mem.fired_in_session = true;
   out = over_max(rc, *f.window_count, std::string(to_string(f.event)),
-                 fmt::format("{} in {}", shown(f.counter), window_text(rc.window_seconds)));
+                 fmt::format("{} in {}", shown(f.counter),
+                             duration_text(std::chrono::seconds(rc.window_seconds))));
   return true;
-}
-
-// At CONNECT the count is only read: a client over the limit is refused for
-// the rest of the window. At a rejected RCPT it is counted.
-bool harvest(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
-  return over_window(rc, f, mem, out);
-}
-
-// Counted at the session's first MAIL only (the session supplies no count
-// at later ones).
-bool client_rate(const RuleConfig& rc, const Facts& f, RuleMemory& mem, Finding& out) {
-  return over_window(rc, f, mem, out);
 }
 
 using E = Event;
@@ -324,14 +310,14 @@ constexpr std::array<RuleInfo, kRuleCount> kRules{{
      "Recipients the MTA rejected from one client address or network (per:) within a sliding "
      "window, over all its sessions and, with a shared store, all MTAs. Counted at each rejected "
      "RCPT; a client over the limit is refused at CONNECT for the rest of the window.",
-     harvest},
+     over_window},
     {RuleId::kClientRate, "client_rate", events_of({E::kMail}), D::kPolicy, 17, RuleParam::kWindow,
      false, 600, 1, kBig, "", "", Action::kDisconnect,
      "421 4.7.0 Too many connections, try again later", "none",
      "Sessions from one client address or network (per:) within a sliding window, over all MTAs "
      "sharing the store; counted at the session's first MAIL, with the client address the MTA "
      "reports then (an XCLIENT or proxy-reported client, not the proxy).",
-     client_rate},
+     over_window},
 }};
 
 // Order matches CheckId.

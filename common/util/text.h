@@ -7,11 +7,22 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace esmtp {
+
+// A duration as the configuration writes it: "1h", "10m", "2s", "500ms"
+// (the largest unit that divides it).
+inline std::string duration_text(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  if (ms % 3600000 == 0 && ms) return std::to_string(ms / 3600000) + "h";
+  if (ms % 60000 == 0 && ms) return std::to_string(ms / 60000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
 
 // `s` without leading and trailing white space.
 inline std::string_view trim(std::string_view s) {
